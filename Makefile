@@ -1,0 +1,33 @@
+EXTENSION    = okra
+EXTVERSION   = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" okra.control)
+MODULE_big   = okra
+OBJS         = src/okra.o src/guc.o src/key.o src/http.o src/json.o src/errors.o src/api.o
+DATA_built   = sql/okra--$(EXTVERSION).sql
+DATA         = $(filter-out $(DATA_built),$(wildcard sql/okra--*.sql))
+PG_CPPFLAGS  = -DOKRA_VERSION=\"$(EXTVERSION)\" $(shell pkg-config --cflags libcurl json-c) -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
+SHLIB_LINK   = $(shell pkg-config --libs libcurl json-c)
+REGRESS      = init surface inputs errors settings privileges
+REGRESS_OPTS = --inputdir=test
+EXTRA_CLEAN  = sql/okra--$(EXTVERSION).sql
+
+PG_CONFIG   ?= pg_config
+PGXS        := $(shell $(PG_CONFIG) --pgxs)
+
+all: sandbox
+
+include $(PGXS)
+
+sql/okra--$(EXTVERSION).sql: sql/okra.sql
+	cp $< $@
+
+.PHONY: sandbox sandbox-clean test
+sandbox:
+	$(MAKE) -C test/sandbox
+
+clean: sandbox-clean
+sandbox-clean:
+	$(MAKE) -C test/sandbox clean
+
+# Every suite, with throwaway PostgreSQL and sandbox: the README's test command.
+test:
+	bash test/run-all.sh

@@ -1,0 +1,67 @@
+# Shell helpers shared by test/run-all.sh, test/run-pg.sh and demo.sh.
+# Source it; it defines functions only.
+
+OKRA_PACKAGES="gcc make pkg-config curl jq openssl python3 valgrind
+	postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap
+	libtap-parser-sourcehandler-pgtap-perl postgresql-15-cron
+	libcurl4-openssl-dev libjson-c-dev libmicrohttpd-dev"
+
+# okra_install_packages: apt-get install whatever of OKRA_PACKAGES is missing.
+okra_install_packages() {
+	local missing=() p
+	for p in $OKRA_PACKAGES; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	echo "installing: ${missing[*]}"
+	local sudo=""
+	[ "$(id -u)" -ne 0 ] && sudo="sudo"
+	export DEBIAN_FRONTEND=noninteractive
+	$sudo apt-get install -y -q "${missing[@]}" >/dev/null ||
+		{ $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q "${missing[@]}" >/dev/null; }
+}
+
+# okra_build: build and install the extension and build okra-sandbox.
+okra_build() {
+	local sudo=""
+	[ "$(id -u)" -ne 0 ] && sudo="sudo"
+	make -s && $sudo make -s install
+}
+
+# okra_start_sandbox VAR LOGFILE ARGS...: start okra-sandbox on a free
+# loopback port, store its port in VAR and its pid in VAR_PID.
+okra_start_sandbox() {
+	local var=$1 log=$2 port="" i
+	shift 2
+	local out
+	out=$(mktemp)
+	test/sandbox/okra-sandbox --port 0 "$@" >"$out" 2>"$log" &
+	local pid=$!
+	for i in $(seq 1 100); do
+		port=$(sed -n 's/^OKRA_SANDBOX_PORT=//p' "$out")
+		[ -n "$port" ] && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	rm -f "$out"
+	if [ -z "$port" ]; then
+		echo "okra-sandbox did not start; its log:" >&2
+		cat "$log" >&2
+		return 1
+	fi
+	printf -v "$var" '%s' "$port"
+	printf -v "${var}_PID" '%s' "$pid"
+}
+
+# okra_make_test_ca DIR: a throwaway CA and a server certificate for
+# 127.0.0.1/localhost, as DIR/ca.pem, DIR/server.pem, DIR/server.key.
+okra_make_test_ca() {
+	local d=$1
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=okra test CA" \
+		-keyout "$d/ca.key" -out "$d/ca.pem" 2>/dev/null &&
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+		-keyout "$d/server.key" -out "$d/server.csr" 2>/dev/null &&
+	printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' >"$d/ext.cnf" &&
+	openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
+		-CAcreateserial -days 2 -extfile "$d/ext.cnf" -out "$d/server.pem" 2>/dev/null
+}

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The extension's suites, run by test/run-all.sh inside pg_virtualenv (PGHOST,
+# PGUSER... point at a throwaway cluster). Starts okra-sandbox over HTTP and
+# HTTPS, configures okra against it, runs pg_regress, pgTAP and the scripted
+# tests, and prints one "RESULT suite=..." line per suite.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+. test/lib.sh
+
+work=$(mktemp -d /tmp/okra-test.XXXXXX)
+chmod 755 "$work"
+cleanup() {
+	[ -n "${SB_PID:-}" ] && kill "$SB_PID" 2>/dev/null
+	[ -n "${SBTLS_PID:-}" ] && kill "$SBTLS_PID" 2>/dev/null
+	wait 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+export OKRA_SANDBOX_KEY=sk_test_okra_regress
+export OKRA_SANDBOX_KEY2=sk_test_okra_other_merchant
+okra_make_test_ca "$work" || { echo "RESULT suite=setup passed=0 failed=1"; exit 1; }
+okra_start_sandbox SB "$work/sandbox.log" --key "$OKRA_SANDBOX_KEY" --key "$OKRA_SANDBOX_KEY2" \
+	--seed test/sandbox/seed-test.json || exit 1
+okra_start_sandbox SBTLS "$work/sandbox-tls.log" --key "$OKRA_SANDBOX_KEY" \
+	--seed test/sandbox/seed-test.json --tls-cert "$work/server.pem" --tls-key "$work/server.key" || exit 1
+export OKRA_SANDBOX_PORT=$SB OKRA_SANDBOX_TLS_PORT=$SBTLS
+export OKRA_TEST_DIR=$work OKRA_TEST_CA=$work/ca.pem
+export PATH="$PWD/test/sandbox:$PATH"	# ctl
+
+# The key files: readable by the server's OS user only. key2 is another
+# merchant's key, wrong.key a key okra-sandbox does not know.
+printf '%s\n' "$OKRA_SANDBOX_KEY" >"$work/okra.key"
+printf '%s\n' "$OKRA_SANDBOX_KEY2" >"$work/key2.key"
+printf 'sk_test_not_a_key\n' >"$work/wrong.key"
+chown postgres:postgres "$work"/*.key "$work/ca.pem"
+chmod 600 "$work"/*.key
+
+psql -q -v ON_ERROR_STOP=1 <<SQL || { echo "RESULT suite=setup passed=0 failed=1"; exit 1; }
+ALTER SYSTEM SET okra.base_url = 'http://127.0.0.1:$SB/v2';
+ALTER SYSTEM SET okra.api_key_file = '$work/okra.key';
+SELECT pg_reload_conf();
+SQL
+
+echo "-- pg_regress"
+if make -s installcheck >"$work/regress.out" 2>&1; then rc=0; else rc=1; fi
+cat "$work/regress.out"
+passed=$(grep -cE '^(ok [0-9]+|test .*\.\.\. ok)' "$work/regress.out")
+failed=$(grep -cE '^(not ok [0-9]+|test .*\.\.\. FAILED)' "$work/regress.out")
+if [ $rc -ne 0 ]; then
+	[ -f regression.diffs ] && cat regression.diffs
+	[ "$failed" -eq 0 ] && failed=1
+fi
+echo "RESULT suite=regress passed=$passed failed=$failed"
+
+echo "-- pgTAP"
+createdb okra_tap
+if pg_prove -d okra_tap --ext .sql -r test/pgtap >"$work/tap.out" 2>&1; then rc=0; else rc=1; fi
+cat "$work/tap.out"
+tests=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$work/tap.out")
+fails=$(awk '/^Failed [0-9]+\/[0-9]+ subtests/ { split($2, a, "/"); n += a[1] } END { print n + 0 }' "$work/tap.out")
+[ $rc -ne 0 ] && [ "$fails" -eq 0 ] && fails=1
+echo "RESULT suite=pgtap passed=$(( ${tests:-0} - fails < 0 ? 0 : ${tests:-0} - fails )) failed=$fails"
+
+echo "-- scripted tests"
+sp=0 sf=0
+for t in test/scripts/*.sh; do
+	[ -e "$t" ] || continue
+	if bash "$t" >"$work/script.out" 2>&1; then
+		sp=$((sp + 1)); echo "ok   $t"
+	else
+		sf=$((sf + 1)); echo "FAIL $t"; sed 's/^/    /' "$work/script.out"
+	fi
+done
+echo "RESULT suite=scripts passed=$sp failed=$sf"
