@@ -37,6 +37,7 @@ chown postgres:postgres "$work"/*.key "$work/ca.pem"
 chmod 600 "$work"/*.key
 
 psql -q -v ON_ERROR_STOP=1 <<SQL || { echo "RESULT suite=setup passed=0 failed=1"; exit 1; }
+LOAD 'okra';
 ALTER SYSTEM SET okra.base_url = 'http://127.0.0.1:$SB/v2';
 ALTER SYSTEM SET okra.api_key_file = '$work/okra.key';
 SELECT pg_reload_conf();

@@ -8,8 +8,10 @@
  * sandbox so both servers send bodies of identical size).
  *
  * Its threading model is a flag (--mode) so it can be matched to whatever
- * test/sandbox/okra-sandbox uses; the default is the one the sandbox uses:
- * MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD with poll().
+ * test/sandbox/okra-sandbox uses. The defaults are what the sandbox's
+ * http_start() (test/sandbox/http.c) asks for: MHD_USE_THREAD_PER_CONNECTION
+ * | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_TURBO, a 64 KiB
+ * connection memory limit and 512 KiB thread stacks.
  *
  * With --port 0 the kernel picks a free port; the first stdout line is then
  * "PORT=N", flushed as soon as the socket listens. SIGTERM/SIGINT stop it.
@@ -99,7 +101,9 @@ usage(FILE *out)
 		"                         select      internal polling thread(s), select()\n"
 		"                         auto        MHD_USE_AUTO_INTERNAL_THREAD\n"
 		"  --threads N          thread pool size for poll/epoll/select/auto (default 1)\n"
-		"  --turbo              add MHD_USE_TURBO\n"
+		"  --no-turbo           without MHD_USE_TURBO (default: with)\n"
+		"  --memory-limit N     MHD_OPTION_CONNECTION_MEMORY_LIMIT (default 65536)\n"
+		"  --stack-size N       MHD_OPTION_THREAD_STACK_SIZE (default 524288)\n"
 		"  --body-file FILE     answer with this file's bytes\n"
 		"  --body-size N        pad/truncate the default body to N bytes\n"
 		"  --content-type TYPE  Content-Type header (default application/json)\n"
@@ -163,13 +167,14 @@ main(int argc, char **argv)
 	const char *mode = "tpc";
 	const char *body_file = NULL;
 	long port = 0, threads = 1, body_size = -1, conn_limit = 0;
-	int turbo = 0, shared = 0;
+	long mem_limit = 65536, stack_size = 512 * 1024;
+	int turbo = 1, shared = 0;
 	unsigned int flags;
 	struct sockaddr_in addr;
 	struct MHD_Daemon *d;
 	const union MHD_DaemonInfo *info;
 	sigset_t set;
-	struct MHD_OptionItem opts[4];
+	struct MHD_OptionItem opts[6];
 	int sig, i, nopt;
 
 	for (i = 1; i < argc; i++) {
@@ -182,6 +187,8 @@ main(int argc, char **argv)
 			return 0;
 		} else if (!strcmp(a, "--turbo")) {
 			turbo = 1; takes = 0;
+		} else if (!strcmp(a, "--no-turbo")) {
+			turbo = 0; takes = 0;
 		} else if (!strcmp(a, "--shared-response")) {
 			shared = 1; takes = 0;
 		} else if (v == NULL) {
@@ -201,6 +208,10 @@ main(int argc, char **argv)
 			body_size = parse_long(a, v, 0, 16L * 1024 * 1024);
 		} else if (!strcmp(a, "--content-type")) {
 			content_type = v;
+		} else if (!strcmp(a, "--memory-limit")) {
+			mem_limit = parse_long(a, v, 0, LONG_MAX);
+		} else if (!strcmp(a, "--stack-size")) {
+			stack_size = parse_long(a, v, 0, LONG_MAX);
 		} else if (!strcmp(a, "--connection-limit")) {
 			conn_limit = parse_long(a, v, 1, INT_MAX);
 		} else {
@@ -296,6 +307,12 @@ main(int argc, char **argv)
 	if (conn_limit > 0)
 		opts[nopt++] = (struct MHD_OptionItem) {
 			MHD_OPTION_CONNECTION_LIMIT, (intptr_t) conn_limit, NULL };
+	if (mem_limit > 0)
+		opts[nopt++] = (struct MHD_OptionItem) {
+			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t) mem_limit, NULL };
+	if (stack_size > 0)
+		opts[nopt++] = (struct MHD_OptionItem) {
+			MHD_OPTION_THREAD_STACK_SIZE, (intptr_t) stack_size, NULL };
 	opts[nopt++] = (struct MHD_OptionItem) { MHD_OPTION_END, 0, NULL };
 
 	d = MHD_start_daemon(flags, 0, NULL, NULL, handle, NULL,
@@ -314,9 +331,10 @@ main(int argc, char **argv)
 	printf("PORT=%u\n", (unsigned int) info->port);
 	fflush(stdout);
 	fprintf(stderr, "static-responder: listening on %s:%u, mode %s%s, "
-		"threads %ld, body %zu bytes%s\n", host, (unsigned int) info->port,
+		"threads %ld, memory limit %ld, stack %ld, body %zu bytes%s\n", host, (unsigned int) info->port,
 		mode, turbo ? "+turbo" : "",
-		(flags & MHD_USE_THREAD_PER_CONNECTION) ? 0L : threads, body_len,
+		(flags & MHD_USE_THREAD_PER_CONNECTION) ? 0L : threads,
+		mem_limit, stack_size, body_len,
 		shared ? ", shared response" : "");
 
 	while (sigwait(&set, &sig) == 0 && sig == SIGHUP)

@@ -1,0 +1,438 @@
+/*-------------------------------------------------------------------------
+ *
+ * api.c
+ *	  The SQL-callable functions: okra_verify, okra_cancel, okra_refund and
+ *	  okra_request.
+ *
+ * Each checks its arguments first (22023, nothing sent), builds the JSON
+ * request body, makes one call through http.c, and turns the answer into
+ * its result: a composite built from the function's declared result type
+ * (never looked up through search_path), or the whole body as jsonb.
+ * Anything that is not a success is raised through errors.c.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "compat.h"
+#include "http.h"
+#include "okra.h"
+#include "okra_json.h"
+
+/* Longest argument value quoted back in an error message */
+#define OKRA_QUOTE_MAX		64
+
+/* Longest endpoint accepted */
+#define OKRA_ENDPOINT_MAX	200
+
+/* Columns of okra_payment and okra_refund, as in sql/okra.sql */
+#define OKRA_PAYMENT_NATTS	10
+#define OKRA_REFUND_NATTS	12
+
+/* An answer that is a success: the body and its parsed tree */
+typedef struct OkraAnswer
+{
+	OkraHttpResponse http;
+	OkraJsonDoc *doc;
+} OkraAnswer;
+
+PG_FUNCTION_INFO_V1(okra_verify);
+PG_FUNCTION_INFO_V1(okra_cancel);
+PG_FUNCTION_INFO_V1(okra_refund);
+PG_FUNCTION_INFO_V1(okra_request);
+
+/*---- static prototypes ----*/
+static char *quote_clip(const char *s);
+static char *check_object_id(text *arg, const char *argname, const char *what);
+static void check_endpoint(const char *endpoint);
+static void call_okra(const char *endpoint, StringInfo body, OkraAnswer *ans);
+static bool input_datum(PGFunction infunc, char *str, Oid typioparam,
+						Datum *result);
+static Datum response_jsonb(const char *endpoint, const OkraAnswer *ans);
+static TupleDesc result_tupdesc(FunctionCallInfo fcinfo, int natts);
+static Datum text_or_null(const char *s, bool *isnull);
+static Datum payment_call(FunctionCallInfo fcinfo, const char *endpoint,
+						  const char *const *keys);
+
+/*
+ * A value quoted back in a message, clipped to OKRA_QUOTE_MAX bytes.
+ */
+static char *
+quote_clip(const char *s)
+{
+	int			len = strlen(s);
+	int			clip;
+
+	if (len <= OKRA_QUOTE_MAX)
+		return pstrdup(s);
+	clip = pg_mbcliplen(s, len, OKRA_QUOTE_MAX);
+	return psprintf("%.*s...", clip, s);
+}
+
+/*
+ * Check an Okra ObjectID argument (24 hex digits, any case) and return it
+ * in lower case.
+ */
+static char *
+check_object_id(text *arg, const char *argname, const char *what)
+{
+	char	   *s = text_to_cstring(arg);
+	size_t		len = strlen(s);
+	size_t		i;
+	bool		ok = (len == 24);
+
+	for (i = 0; ok && i < len; i++)
+	{
+		if (!isxdigit((unsigned char) s[i]))
+			ok = false;
+	}
+	if (!ok)
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("invalid %s: \"%s\"", argname, quote_clip(s)),
+				errdetail("An Okra %s ID is 24 hexadecimal characters.", what));
+	for (i = 0; i < len; i++)
+		s[i] = pg_ascii_tolower((unsigned char) s[i]);
+	return s;
+}
+
+/*
+ * Check an endpoint for okra_request: a relative path of letters, digits,
+ * "_", "-" and "/", with no leading "/" and no "..".
+ */
+static void
+check_endpoint(const char *endpoint)
+{
+	const char *p;
+	bool		ok = true;
+	size_t		len = strlen(endpoint);
+
+	if (len == 0 || len > OKRA_ENDPOINT_MAX || endpoint[0] == '/' ||
+		strstr(endpoint, "..") != NULL)
+		ok = false;
+	for (p = endpoint; ok && *p; p++)
+	{
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			  (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' || *p == '/'))
+			ok = false;
+	}
+	if (!ok)
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("invalid Okra API endpoint: \"%s\"", quote_clip(endpoint)),
+				errdetail("An endpoint is a relative path of letters, digits, \"_\", \"-\" and \"/\", such as \"pay/list\"."));
+}
+
+/*
+ * POST body (server encoding) to endpoint and keep the answer if it is a
+ * success; raise the matching error if it is not.
+ */
+static void
+call_okra(const char *endpoint, StringInfo body, OkraAnswer *ans)
+{
+	char	   *utf8;
+	char	   *jerr = NULL;
+	bool		is_2xx;
+	OkraErrorBody err;
+
+	/* Okra speaks UTF-8 */
+	utf8 = pg_server_to_any(body->data, body->len, PG_UTF8);
+
+	okra_http_post(endpoint, utf8, strlen(utf8), &ans->http);
+
+	if (pg_verify_mbstr(PG_UTF8, ans->http.body, (int) ans->http.body_len, true))
+		ans->doc = okra_json_parse(ans->http.body, ans->http.body_len, &jerr);
+	else
+	{
+		ans->doc = NULL;
+		jerr = pstrdup("The response body is not valid UTF-8.");
+	}
+
+	is_2xx = (ans->http.status >= 200 && ans->http.status < 300);
+	if (is_2xx && ans->doc != NULL && okra_json_is_success(ans->doc))
+		return;
+
+	okra_json_error_body(ans->doc, &err);
+	if (is_2xx && ans->doc == NULL)
+		okra_error_invalid_response(endpoint, ans->http.status,
+									"the body is not a JSON object", jerr);
+	if (is_2xx && err.status == NULL)
+		okra_error_invalid_response(endpoint, ans->http.status,
+									"the body has no \"status\"", NULL);
+	okra_error_rejected(endpoint, ans->http.status, &err);
+}
+
+/*
+ * Run a type input function; false if the input is invalid (PostgreSQL
+ * 16 and later; before that an invalid input raises its own error).
+ */
+static bool
+input_datum(PGFunction infunc, char *str, Oid typioparam, Datum *result)
+{
+#ifdef OKRA_HAVE_SOFT_INPUT_ERRORS
+	ErrorSaveContext escontext = {T_ErrorSaveContext};
+
+	return DirectInputFunctionCallSafe(infunc, str, typioparam, -1,
+									   (Node *) &escontext, result);
+#else
+	*result = DirectFunctionCall3(infunc, CStringGetDatum(str),
+								  ObjectIdGetDatum(typioparam),
+								  Int32GetDatum(-1));
+	return true;
+#endif
+}
+
+/*
+ * The whole response body as jsonb, in the server encoding.
+ */
+static Datum
+response_jsonb(const char *endpoint, const OkraAnswer *ans)
+{
+	char	   *text;
+	Datum		result;
+
+	text = pg_any_to_server(ans->http.body, (int) ans->http.body_len, PG_UTF8);
+	if (!input_datum(jsonb_in, text, InvalidOid, &result))
+		okra_error_invalid_response(endpoint, ans->http.status,
+									"the body cannot be stored as jsonb", NULL);
+	return result;
+}
+
+/*
+ * The function's declared composite result type, checked and blessed.
+ */
+static TupleDesc
+result_tupdesc(FunctionCallInfo fcinfo, int natts)
+{
+	TupleDesc	tupdesc;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		ereport(ERROR,
+				errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				errmsg("function returning record called in context that cannot accept type record"));
+	if (tupdesc->natts != natts)
+		elog(ERROR, "okra result type has %d columns, expected %d",
+			 tupdesc->natts, natts);
+	return BlessTupleDesc(tupdesc);
+}
+
+/*
+ * A text Datum, or NULL.
+ */
+static Datum
+text_or_null(const char *s, bool *isnull)
+{
+	*isnull = (s == NULL);
+	return s ? CStringGetTextDatum(s) : (Datum) 0;
+}
+
+/*
+ * okra_verify and okra_cancel: POST {"payment_id": ...} and return the
+ * payment found under the first of data.<keys> as okra_payment.
+ */
+static Datum
+payment_call(FunctionCallInfo fcinfo, const char *endpoint,
+			 const char *const *keys)
+{
+	char	   *payment_id;
+	StringInfoData body;
+	OkraAnswer	ans;
+	OkraPaymentFields f;
+	char	   *why;
+	TupleDesc	tupdesc;
+	Datum		values[OKRA_PAYMENT_NATTS];
+	bool		nulls[OKRA_PAYMENT_NATTS];
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("payment_id must not be null"));
+	payment_id = check_object_id(PG_GETARG_TEXT_PP(0), "payment_id", "payment");
+	tupdesc = result_tupdesc(fcinfo, OKRA_PAYMENT_NATTS);
+
+	initStringInfo(&body);
+	appendStringInfoString(&body, "{\"payment_id\":");
+	escape_json(&body, payment_id);
+	appendStringInfoChar(&body, '}');
+
+	call_okra(endpoint, &body, &ans);
+	if (!okra_json_payment(ans.doc, keys, &f, &why))
+		okra_error_invalid_response(endpoint, ans.http.status,
+									"unexpected shape", why);
+
+	memset(nulls, 0, sizeof(nulls));
+	values[0] = text_or_null(f.payment_id, &nulls[0]);
+	values[1] = text_or_null(f.status, &nulls[1]);
+	values[2] = Int64GetDatum(f.amount);
+	nulls[2] = !f.has_amount;
+	values[3] = text_or_null(f.currency, &nulls[3]);
+	values[4] = text_or_null(f.customer_id, &nulls[4]);
+	values[5] = text_or_null(f.link_url, &nulls[5]);
+	values[6] = text_or_null(f.response_status, &nulls[6]);
+	values[7] = text_or_null(f.env, &nulls[7]);
+	values[8] = TimestampTzGetDatum(ans.http.received_at);
+	values[9] = response_jsonb(endpoint, &ans);
+	okra_json_free(ans.doc);
+
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*
+ * okra_verify(payment_id text) RETURNS okra_payment
+ */
+Datum
+okra_verify(PG_FUNCTION_ARGS)
+{
+	static const char *const keys[] = {"payment_status", "payment", NULL};
+
+	return payment_call(fcinfo, "pay/verify", keys);
+}
+
+/*
+ * okra_cancel(payment_id text) RETURNS okra_payment
+ */
+Datum
+okra_cancel(PG_FUNCTION_ARGS)
+{
+	static const char *const keys[] = {"payment", "payment_status", NULL};
+
+	return payment_call(fcinfo, "pay/cancel", keys);
+}
+
+/*
+ * okra_refund(payment_id text, amount bigint, reason text, account text)
+ * RETURNS okra_refund.  Not strict: only payment_id is required.
+ */
+Datum
+okra_refund(PG_FUNCTION_ARGS)
+{
+	const char *endpoint = "pay/refund";
+	char	   *payment_id;
+	char	   *account = NULL;
+	char	   *reason = NULL;
+	bool		has_amount = !PG_ARGISNULL(1);
+	int64		amount = 0;
+	StringInfoData body;
+	OkraAnswer	ans;
+	OkraRefundFields f;
+	char	   *why;
+	TupleDesc	tupdesc;
+	Datum		values[OKRA_REFUND_NATTS];
+	bool		nulls[OKRA_REFUND_NATTS];
+
+	/* every argument checked before anything is sent */
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("payment_id must not be null"));
+	payment_id = check_object_id(PG_GETARG_TEXT_PP(0), "payment_id", "payment");
+	if (has_amount)
+	{
+		amount = PG_GETARG_INT64(1);
+		if (amount <= 0)
+			ereport(ERROR,
+					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					errmsg("invalid refund amount: " INT64_FORMAT, amount),
+					errdetail("The amount is in kobo and must be positive, or NULL to refund whatever remains."));
+	}
+	if (!PG_ARGISNULL(2))
+		reason = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	if (!PG_ARGISNULL(3))
+		account = check_object_id(PG_GETARG_TEXT_PP(3), "account", "account");
+	tupdesc = result_tupdesc(fcinfo, OKRA_REFUND_NATTS);
+
+	initStringInfo(&body);
+	appendStringInfoString(&body, "{\"payment_id\":");
+	escape_json(&body, payment_id);
+	if (has_amount)
+		appendStringInfo(&body, ",\"amount\":" INT64_FORMAT, amount);
+	if (reason != NULL)
+	{
+		appendStringInfoString(&body, ",\"reason\":");
+		escape_json(&body, reason);
+	}
+	if (account != NULL)
+	{
+		appendStringInfoString(&body, ",\"account\":");
+		escape_json(&body, account);
+	}
+	appendStringInfoChar(&body, '}');
+
+	call_okra(endpoint, &body, &ans);
+	if (!okra_json_refund(ans.doc, &f, &why))
+		okra_error_invalid_response(endpoint, ans.http.status,
+									"unexpected shape", why);
+
+	memset(nulls, 0, sizeof(nulls));
+	values[0] = text_or_null(f.refund_id, &nulls[0]);
+	values[1] = text_or_null(f.payment_id, &nulls[1]);
+	values[2] = Int64GetDatum(f.amount);
+	nulls[2] = !f.has_amount;
+	values[3] = text_or_null(f.currency, &nulls[3]);
+	values[4] = text_or_null(f.status, &nulls[4]);
+	values[5] = text_or_null(f.reason, &nulls[5]);
+	values[6] = text_or_null(f.refund_payment_id, &nulls[6]);
+	values[7] = text_or_null(f.refund_payment_status, &nulls[7]);
+	values[8] = Int64GetDatum(f.wallet_balance);
+	nulls[8] = !f.has_wallet_balance;
+	values[9] = text_or_null(f.message, &nulls[9]);
+	nulls[10] = true;
+	values[10] = (Datum) 0;
+	if (f.created_at != NULL &&
+		input_datum(timestamptz_in, f.created_at, InvalidOid, &values[10]))
+		nulls[10] = false;
+	values[11] = response_jsonb(endpoint, &ans);
+	okra_json_free(ans.doc);
+
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*
+ * okra_request(endpoint text, body jsonb) RETURNS jsonb: any endpoint,
+ * the whole response body.
+ */
+Datum
+okra_request(PG_FUNCTION_ARGS)
+{
+	char	   *endpoint;
+	Jsonb	   *jb;
+	StringInfoData body;
+	OkraAnswer	ans;
+	Datum		result;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("endpoint must not be null"));
+	endpoint = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	check_endpoint(endpoint);
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("request body must not be null"),
+				errhint("Pass '{}' for an empty body."));
+	jb = PG_GETARG_JSONB_P(1);
+	if (!JB_ROOT_IS_OBJECT(jb))
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("request body must be a JSON object"));
+
+	initStringInfo(&body);
+	(void) JsonbToCString(&body, &jb->root, VARSIZE(jb));
+
+	call_okra(endpoint, &body, &ans);
+	result = response_jsonb(endpoint, &ans);
+	okra_json_free(ans.doc);
+	PG_RETURN_DATUM(result);
+}

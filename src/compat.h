@@ -1,0 +1,43 @@
+/*-------------------------------------------------------------------------
+ *
+ * compat.h
+ *	  Every PG_VERSION_NUM test of okra, so the other files need none.
+ *
+ * okra supports PostgreSQL 13 to 17.  Each block below names the release
+ * that introduced what it papers over.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef OKRA_COMPAT_H
+#define OKRA_COMPAT_H
+
+#include "utils/guc.h"
+
+#if PG_VERSION_NUM < 130000
+#error "okra requires PostgreSQL 13 or later"
+#endif
+
+/* PostgreSQL 15 renamed EmitWarningsOnPlaceholders() */
+#if PG_VERSION_NUM < 150000
+#define MarkGUCPrefixReserved(prefix) EmitWarningsOnPlaceholders(prefix)
+#endif
+
+/* PostgreSQL 16: soft errors from input functions */
+#if PG_VERSION_NUM >= 160000
+#define OKRA_HAVE_SOFT_INPUT_ERRORS 1
+#include "nodes/miscnodes.h"
+#endif
+
+/* PostgreSQL 17: named custom wait events */
+#if PG_VERSION_NUM >= 170000
+#define OKRA_HAVE_CUSTOM_WAIT_EVENTS 1
+#endif
+
+/* PostgreSQL 14 moved the wait event API out of pgstat.h */
+#if PG_VERSION_NUM >= 140000
+#include "utils/wait_event.h"
+#else
+#include "pgstat.h"
+#endif
+
+#endif							/* OKRA_COMPAT_H */

@@ -1,0 +1,260 @@
+/*-------------------------------------------------------------------------
+ *
+ * guc.c
+ *	  The okra.* settings and the rules for okra.base_url.
+ *
+ * Everything that decides where a request (and the key) goes or what it
+ * trusts is PGC_SUSET; only the timeouts are left to every user.  The
+ * base URL check is also used by http.c to re-check the URL at request
+ * time, and the loopback test by its socket callback.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <arpa/inet.h>
+
+#include "utils/guc.h"
+
+#include "compat.h"
+#include "okra.h"
+
+/*---- GUC variables ----*/
+char	   *okra_api_key_file = NULL;
+char	   *okra_base_url = NULL;
+char	   *okra_ca_file = NULL;
+int			okra_connect_timeout = 10000;
+int			okra_max_response_size = 1024 * 1024;
+int			okra_request_timeout = 65000;
+
+/*---- static prototypes ----*/
+static bool check_base_url(char **newval, void **extra, GucSource source);
+
+/*
+ * Define every okra.* setting, in alphabetical order, then reserve the
+ * prefix so a misspelt okra.something is reported.
+ */
+void
+okra_define_gucs(void)
+{
+	DefineCustomStringVariable("okra.api_key_file",
+							   "Sets the file that holds the Okra secret key.",
+							   "A relative path is relative to the data directory. "
+							   "The file should be readable only by the server's "
+							   "operating-system user.",
+							   &okra_api_key_file,
+							   "",
+							   PGC_SUSET,
+							   GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("okra.base_url",
+							   "Sets the base URL of the Okra API.",
+							   "Requests and the secret key go to this URL. It must be "
+							   "https, or http to a loopback host, with no user "
+							   "information, query or fragment.",
+							   &okra_base_url,
+							   "https://api.okra.ng/v2",
+							   PGC_SUSET,
+							   0,
+							   check_base_url, NULL, NULL);
+
+	DefineCustomStringVariable("okra.ca_file",
+							   "Sets the file of certificate authorities trusted for okra.base_url.",
+							   "A PEM bundle. Empty means the system's certificate "
+							   "authorities.",
+							   &okra_ca_file,
+							   "",
+							   PGC_SUSET,
+							   0,
+							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("okra.connect_timeout",
+							"Sets the maximum time to connect to the Okra API.",
+							"Covers name resolution, the TCP connection and the TLS "
+							"handshake.",
+							&okra_connect_timeout,
+							10000, 1, 3600 * 1000,
+							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("okra.max_response_size",
+							"Sets the largest Okra API response body accepted.",
+							"A larger response is discarded and reported as invalid.",
+							&okra_max_response_size,
+							1024 * 1024, 1, 256 * 1024 * 1024,
+							PGC_SUSET,
+							GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("okra.request_timeout",
+							"Sets the maximum time allowed for one Okra API request.",
+							"Covers connecting, sending the request and reading the "
+							"whole response. Okra itself answers HTTP 503 after 60 "
+							"seconds.",
+							&okra_request_timeout,
+							65000, 1, 3600 * 1000,
+							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("okra");
+}
+
+/*
+ * Is this host name or address literal a loopback host: "localhost",
+ * an IPv4 address in 127.0.0.0/8, or ::1 (also as ::ffff:127.x.y.z)?
+ */
+bool
+okra_host_is_loopback(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (pg_strcasecmp(host, "localhost") == 0)
+		return true;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+	{
+		static const unsigned char v4mapped[12] =
+		{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+		if (IN6_IS_ADDR_LOOPBACK(&a6))
+			return true;
+		return memcmp(a6.s6_addr, v4mapped, 12) == 0 && a6.s6_addr[12] == 127;
+	}
+	return false;
+}
+
+/*
+ * Check a base URL: scheme https (or http to a loopback host), a host,
+ * an optional port and path, and nothing else.  On failure *why says
+ * what is wrong, as a full sentence.
+ */
+bool
+okra_parse_base_url(const char *url, OkraUrl *out, const char **why)
+{
+	const char *p;
+	const char *host;
+	size_t		hostlen;
+
+	memset(out, 0, sizeof(*out));
+
+	for (p = url; *p; p++)
+	{
+		if ((unsigned char) *p <= ' ' || (unsigned char) *p >= 0x7f)
+		{
+			*why = "The URL must not contain spaces, control characters or non-ASCII characters.";
+			return false;
+		}
+	}
+	if (strpbrk(url, "?#") != NULL)
+	{
+		*why = "The URL must not contain a query or a fragment.";
+		return false;
+	}
+
+	if (pg_strncasecmp(url, "https://", 8) == 0)
+	{
+		out->https = true;
+		p = url + 8;
+	}
+	else if (pg_strncasecmp(url, "http://", 7) == 0)
+	{
+		out->https = false;
+		p = url + 7;
+	}
+	else
+	{
+		*why = "The URL must start with \"https://\" (or \"http://\" for a loopback host).";
+		return false;
+	}
+
+	/* the authority runs up to the first slash */
+	hostlen = strcspn(p, "/");
+	if (memchr(p, '@', hostlen) != NULL)
+	{
+		*why = "The URL must not contain user information.";
+		return false;
+	}
+
+	if (*p == '[')
+	{
+		const char *close = memchr(p, ']', hostlen);
+
+		if (close == NULL)
+		{
+			*why = "The URL has an unterminated IPv6 address.";
+			return false;
+		}
+		host = p + 1;
+		hostlen = close - host;
+		p = close + 1;
+	}
+	else
+	{
+		host = p;
+		hostlen = strcspn(p, ":/");
+		p += hostlen;
+	}
+
+	if (hostlen == 0 || hostlen >= sizeof(out->host))
+	{
+		*why = "The URL must name a host.";
+		return false;
+	}
+	memcpy(out->host, host, hostlen);
+	out->host[hostlen] = '\0';
+
+	/* optional port: ":" and 1 to 5 digits */
+	if (*p == ':')
+	{
+		int			ndigits = 0;
+		long		port = 0;
+
+		for (p++; *p >= '0' && *p <= '9'; p++, ndigits++)
+			port = port * 10 + (*p - '0');
+		if (ndigits == 0 || ndigits > 5 || port < 1 || port > 65535)
+		{
+			*why = "The URL has an invalid port.";
+			return false;
+		}
+	}
+	if (*p != '\0' && *p != '/')
+	{
+		*why = "The URL has an invalid host.";
+		return false;
+	}
+
+	out->loopback = okra_host_is_loopback(out->host);
+	if (!out->https && !out->loopback)
+	{
+		*why = "Plain http is allowed only to a loopback host (127.0.0.0/8, ::1 or localhost).";
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Check hook for okra.base_url.  Empty is accepted here and reported when
+ * a request needs the URL.
+ */
+static bool
+check_base_url(char **newval, void **extra, GucSource source)
+{
+	OkraUrl		url;
+	const char *why;
+
+	if (*newval == NULL || **newval == '\0')
+		return true;
+	if (!okra_parse_base_url(*newval, &url, &why))
+	{
+		GUC_check_errmsg("invalid value for parameter \"okra.base_url\": \"%s\"",
+						 *newval);
+		GUC_check_errdetail("%s", why);
+		return false;
+	}
+	return true;
+}

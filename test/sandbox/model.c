@@ -1,0 +1,487 @@
+/*
+ * The in-memory model: owners and their wallets, payments (indexed by id),
+ * refunds and payouts; status transitions and the seed file.
+ * Every function here expects g_lock to be held.
+ */
+#include "sandbox.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct model g_model;
+static json_object *g_seed;	/* parsed seed file, kept for reset */
+
+const char *env_name(int env)
+{
+	return env == ENV_SANDBOX ? "production-sandbox" : "production";
+}
+
+/* ---------------------------------------------------------------- owners */
+
+void owner_id_for_key(const char *key, char out[OID_LEN + 1])
+{
+	const char *d1 = strchr(key, '.');
+	const char *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
+	if (d1 && d2 && !strchr(d2 + 1, '.')) {
+		size_t n;
+		char *payload = b64url_decode(d1 + 1, (size_t)(d2 - d1 - 1), &n);
+		if (payload) {
+			json_object *o = json_tokener_parse(payload);
+			json_object *id;
+			if (o && json_object_object_get_ex(o, "_id", &id) &&
+			    json_object_is_type(id, json_type_string) &&
+			    json_object_get_string_len(id) == OID_LEN) {
+				char buf[OID_LEN + 1];
+				const char *s = json_object_get_string(id);
+				for (int i = 0; i < OID_LEN; i++)
+					buf[i] = (char)tolower((unsigned char)s[i]);
+				buf[OID_LEN] = '\0';
+				if (is_oid(buf)) {
+					memcpy(out, buf, OID_LEN + 1);
+					json_object_put(o);
+					free(payload);
+					return;
+				}
+			}
+			json_object_put(o);
+			free(payload);
+		}
+	}
+	derived_oid(key, out);
+}
+
+int key_index(const char *key)
+{
+	for (size_t i = 0; i < g_cfg.nkeys; i++)
+		if (strcmp(g_cfg.keys[i], key) == 0)
+			return (int)i;
+	return -1;
+}
+
+struct owner *owner_of_key(int key)
+{
+	return &g_model.owners[g_model.key_owner[key]];
+}
+
+/* -------------------------------------------------------------- payments */
+
+static size_t bucket_of(const char *id, size_t nb)
+{
+	return hash64(id, OID_LEN) & (nb - 1);
+}
+
+struct payment *payment_find(const char *id)
+{
+	if (!g_model.nbuckets || !is_oid(id))
+		return NULL;
+	struct payment *p = g_model.buckets[bucket_of(id, g_model.nbuckets)];
+	for (; p; p = p->hnext)
+		if (memcmp(p->id, id, OID_LEN) == 0)
+			return p;
+	return NULL;
+}
+
+static void rehash(void)
+{
+	size_t nb = g_model.nbuckets ? g_model.nbuckets * 2 : 1024;
+	struct payment **b = xcalloc(nb, sizeof *b);
+	for (size_t i = 0; i < g_model.npays; i++) {
+		struct payment *p = g_model.pays[i];
+		size_t s = bucket_of(p->id, nb);
+		p->hnext = b[s];
+		b[s] = p;
+	}
+	free(g_model.buckets);
+	g_model.buckets = b;
+	g_model.nbuckets = nb;
+}
+
+struct payment *payment_new(int owner, int env, const char *id)
+{
+	int64_t now = now_ms();
+	struct payment *p = xcalloc(1, sizeof *p);
+	if (id)
+		memcpy(p->id, id, OID_LEN + 1);
+	else
+		new_oid(now, p->id);
+	p->owner = owner;
+	p->env = env;
+	p->amount = 0;
+	strcpy(p->currency, "NGN");
+	strcpy(p->status, "initialize");
+	strcpy(p->response_status, "pending");
+	new_oid(now, p->record);
+	new_ref(p->ref);
+	new_oid(now, p->debit_account);
+	new_oid(now, p->credit_account);
+	strcpy(p->bank, "5d6fe57a4099cc4b210bbeb3");
+	p->created_at = p->last_updated = now;
+
+	if (g_model.npays == g_model.cpays) {
+		g_model.cpays = g_model.cpays ? g_model.cpays * 2 : 256;
+		g_model.pays = xrealloc(g_model.pays,
+					g_model.cpays * sizeof *g_model.pays);
+	}
+	g_model.pays[g_model.npays++] = p;
+	if (g_model.npays > g_model.nbuckets) {
+		rehash();
+	} else {
+		size_t s = bucket_of(p->id, g_model.nbuckets);
+		p->hnext = g_model.buckets[s];
+		g_model.buckets[s] = p;
+	}
+	return p;
+}
+
+const char *default_response_status(const char *status, const char *given)
+{
+	if (strcmp(status, "success") == 0 ||
+	    strcmp(status, "success_pending_validation") == 0)
+		return "success";
+	if (strcmp(status, "completed") == 0)
+		return given && *given ? given : "success";
+	if (strcmp(status, "cancelled") == 0 || strcmp(status, "canceled") == 0)
+		return "cancelled";
+	if (strcmp(status, "error") == 0 || strcmp(status, "failed") == 0)
+		return "failed";
+	/* initialize, initialized, pending, initiated, review, and others */
+	return "pending";
+}
+
+/* ---------------------------------------------------------------- refunds */
+
+static bool refund_unsettled(const char *st)
+{
+	return strcmp(st, "initiated") == 0 || strcmp(st, "pending") == 0;
+}
+
+/* Moves a refund; the wallet and remainder follow. No effect on rpay. */
+static void refund_transition(struct refund *r, const char *st, int64_t at)
+{
+	if (strcmp(r->status, st) == 0)
+		return;
+	bool was = refund_unsettled(r->status), now = refund_unsettled(st);
+	if (was && !now)
+		g_model.unsettled--;
+	else if (!was && now)
+		g_model.unsettled++;
+	struct owner *o = &g_model.owners[r->owner];
+	if (strcmp(r->status, "failed") == 0) {
+		/* leaving failed: take the wallet's part again */
+		o->wallet -= r->from_wallet;
+		o->wallet_updated = at;
+		r->failed_at = 0;
+	}
+	if (strcmp(st, "completed") == 0) {
+		r->success_at = at;
+	} else if (strcmp(st, "failed") == 0) {
+		r->failed_at = at;
+		o->wallet += r->from_wallet;
+		o->wallet_updated = at;
+	}
+	snprintf(r->status, sizeof r->status, "%s", st);
+	r->last_updated = at;
+}
+
+static void set_status_fields(struct payment *p, const char *status,
+			      const char *rs, int64_t at)
+{
+	snprintf(p->status, sizeof p->status, "%s", status);
+	snprintf(p->response_status, sizeof p->response_status, "%s",
+		 default_response_status(p->status, rs));
+	p->last_updated = at;
+}
+
+void payment_set_status(struct payment *p, const char *status,
+			const char *response_status, int64_t at)
+{
+	set_status_fields(p, status, response_status, at);
+	if (p->credits_wallet && !p->credited &&
+	    strcmp(p->response_status, "success") == 0) {
+		struct owner *o = &g_model.owners[p->owner];
+		o->wallet += p->amount;
+		o->wallet_updated = at;
+		p->credited = true;
+	}
+	if (p->refund_of) {
+		const char *rs = p->response_status;
+		const char *st;
+		if (strcmp(rs, "success") == 0)
+			st = "completed";
+		else if (strcmp(rs, "failed") == 0 ||
+			 strcmp(rs, "cancelled") == 0)
+			st = "failed";
+		else if (strcmp(p->status, "initialize") == 0)
+			st = "initiated";
+		else
+			st = "pending";
+		refund_transition(p->refund_of, st, at);
+	}
+}
+
+struct refund *refund_find(const char *id)
+{
+	for (struct refund *r = g_model.refunds; r; r = r->next)
+		if (strcmp(r->id, id) == 0)
+			return r;
+	return NULL;
+}
+
+void refund_set_status(struct refund *r, const char *status, int64_t at)
+{
+	const char *ps;
+	if (strcmp(status, "completed") == 0)
+		ps = "success";
+	else if (strcmp(status, "failed") == 0)
+		ps = "failed";
+	else if (strcmp(status, "pending") == 0)
+		ps = "pending";
+	else
+		ps = "initialize";
+	refund_transition(r, status, at);
+	set_status_fields(r->rpay, ps, NULL, at);
+}
+
+int64_t refund_remaining(const struct payment *p)
+{
+	int64_t left = p->amount;
+	for (const struct refund *r = p->refunds; r; r = r->next_of_payment)
+		if (strcmp(r->status, "failed") != 0)
+			left -= r->amount;
+	return left;
+}
+
+void settle_refunds(int64_t now)
+{
+	long settle = g_set.refund_settle_ms;
+	if (settle <= 0 || g_model.unsettled == 0)
+		return;
+	for (struct refund *r = g_model.refunds; r; r = r->next) {
+		if (strcmp(r->status, "initiated") != 0)
+			continue;
+		int64_t due = r->created_at + settle;
+		if (due <= now)
+			refund_set_status(r, "completed", due);
+	}
+}
+
+/* ------------------------------------------------- payments from fields */
+
+static int bad(char *err, size_t errlen, const char *field)
+{
+	snprintf(err, errlen, msg(MSG_CTL_BAD_FIELD), field);
+	return -1;
+}
+
+static bool status_word(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n >= MAX_STATUS)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!(islower((unsigned char)s[i]) || s[i] == '_'))
+			return false;
+	return true;
+}
+
+/* Creates a payment from a seed entry or a control request. */
+int payment_from_fields(json_object *o, char *err, size_t errlen,
+			struct payment **out)
+{
+	json_object *v;
+	const char *status, *rs = NULL, *id = NULL, *customer = NULL;
+	int64_t amount;
+	int env = ENV_PRODUCTION, key = 0;
+
+	if (!json_object_is_type(o, json_type_object)) {
+		snprintf(err, errlen, "%s", msg(MSG_CTL_BAD_JSON));
+		return -1;
+	}
+	if (!json_object_object_get_ex(o, "status", &v) ||
+	    !json_object_is_type(v, json_type_string) ||
+	    !status_word(json_object_get_string(v)))
+		return bad(err, errlen, "status");
+	status = json_object_get_string(v);
+	if (!json_object_object_get_ex(o, "amount", &v) ||
+	    !json_object_is_type(v, json_type_int) ||
+	    (amount = json_object_get_int64(v)) <= 0)
+		return bad(err, errlen, "amount");
+	if (json_object_object_get_ex(o, "currency", &v) &&
+	    !json_object_is_type(v, json_type_null) &&
+	    (!json_object_is_type(v, json_type_string) ||
+	     strcmp(json_object_get_string(v), "NGN") != 0))
+		return bad(err, errlen, "currency");
+	if (json_object_object_get_ex(o, "customer", &v) &&
+	    !json_object_is_type(v, json_type_null)) {
+		if (!json_object_is_type(v, json_type_string) ||
+		    !is_oid(json_object_get_string(v)))
+			return bad(err, errlen, "customer");
+		customer = json_object_get_string(v);
+	}
+	if (json_object_object_get_ex(o, "response_status", &v) &&
+	    !json_object_is_type(v, json_type_null)) {
+		if (!json_object_is_type(v, json_type_string) ||
+		    !status_word(json_object_get_string(v)))
+			return bad(err, errlen, "response_status");
+		rs = json_object_get_string(v);
+	}
+	if (json_object_object_get_ex(o, "env", &v) &&
+	    !json_object_is_type(v, json_type_null)) {
+		const char *e = json_object_is_type(v, json_type_string) ?
+			json_object_get_string(v) : "";
+		if (strcmp(e, "production") == 0)
+			env = ENV_PRODUCTION;
+		else if (strcmp(e, "production-sandbox") == 0)
+			env = ENV_SANDBOX;
+		else
+			return bad(err, errlen, "env");
+	}
+	if (json_object_object_get_ex(o, "id", &v) &&
+	    !json_object_is_type(v, json_type_null)) {
+		if (!json_object_is_type(v, json_type_string) ||
+		    !is_oid(json_object_get_string(v)))
+			return bad(err, errlen, "id");
+		id = json_object_get_string(v);
+		if (payment_find(id)) {
+			snprintf(err, errlen, "%s", msg(MSG_CTL_DUP_ID));
+			return -1;
+		}
+	}
+	if (json_object_object_get_ex(o, "key", &v) &&
+	    !json_object_is_type(v, json_type_null)) {
+		key = json_object_is_type(v, json_type_string) ?
+			key_index(json_object_get_string(v)) : -1;
+		if (key < 0) {
+			snprintf(err, errlen, "%s", msg(MSG_CTL_NO_KEY));
+			return -1;
+		}
+	}
+
+	struct payment *p = payment_new(g_model.key_owner[key], env, id);
+	p->amount = amount;
+	if (customer)
+		memcpy(p->customer, customer, OID_LEN + 1);
+	else
+		new_oid(p->created_at, p->customer);
+	set_status_fields(p, status, rs, p->created_at);
+	if (out)
+		*out = p;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ seed */
+
+int seed_load(char *err, size_t errlen)
+{
+	if (!g_cfg.seed_path)
+		return 0;
+	g_seed = json_object_from_file(g_cfg.seed_path);
+	if (!g_seed || !json_object_is_type(g_seed, json_type_object)) {
+		snprintf(err, errlen, "cannot read seed file %s: %s",
+			 g_cfg.seed_path,
+			 g_seed ? "not a JSON object" : json_util_get_last_err());
+		return -1;
+	}
+	return 0;
+}
+
+static int seed_wallet(int64_t *out, char *err, size_t errlen)
+{
+	json_object *v;
+	*out = g_cfg.wallet;
+	if (!g_seed || !json_object_object_get_ex(g_seed, "wallet", &v))
+		return 0;
+	if (!json_object_is_type(v, json_type_int) ||
+	    json_object_get_int64(v) < 0) {
+		snprintf(err, errlen, "seed: invalid wallet");
+		return -1;
+	}
+	*out = json_object_get_int64(v);
+	return 0;
+}
+
+int seed_apply(json_object *seed, char *err, size_t errlen)
+{
+	json_object *list;
+	if (!seed || !json_object_object_get_ex(seed, "payments", &list))
+		return 0;
+	if (!json_object_is_type(list, json_type_array)) {
+		snprintf(err, errlen, "seed: payments must be an array");
+		return -1;
+	}
+	size_t n = json_object_array_length(list);
+	for (size_t i = 0; i < n; i++) {
+		char e[256];
+		if (payment_from_fields(json_object_array_get_idx(list, i), e,
+					sizeof e, NULL) < 0) {
+			snprintf(err, errlen, "seed: payment %zu: %s", i, e);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------- lifecycle */
+
+int model_init(char *err, size_t errlen)
+{
+	int64_t wallet, now = now_ms();
+	memset(&g_model, 0, sizeof g_model);
+	if (seed_wallet(&wallet, err, errlen) < 0)
+		return -1;
+	g_model.owners = xcalloc(g_cfg.nkeys, sizeof *g_model.owners);
+	g_model.key_owner = xcalloc(g_cfg.nkeys, sizeof *g_model.key_owner);
+	for (size_t k = 0; k < g_cfg.nkeys; k++) {
+		char id[OID_LEN + 1];
+		owner_id_for_key(g_cfg.keys[k], id);
+		size_t j;
+		for (j = 0; j < g_model.nowners; j++)
+			if (strcmp(g_model.owners[j].id, id) == 0)
+				break;
+		if (j == g_model.nowners) {
+			struct owner *o = &g_model.owners[g_model.nowners++];
+			memcpy(o->id, id, sizeof id);
+			char seed[64];
+			snprintf(seed, sizeof seed, "wallet:%s", id);
+			derived_oid(seed, o->wallet_id);
+			o->wallet = wallet;
+			o->wallet_updated = now;
+		}
+		g_model.key_owner[k] = (int)j;
+	}
+	rehash();
+	return seed_apply(g_seed, err, errlen);
+}
+
+void model_free(void)
+{
+	for (size_t i = 0; i < g_model.npays; i++) {
+		free(g_model.pays[i]->schedule);
+		free(g_model.pays[i]);
+	}
+	free(g_model.pays);
+	free(g_model.buckets);
+	struct refund *r = g_model.refunds, *rn;
+	for (; r; r = rn) {
+		rn = r->next;
+		free(r->reason);
+		free(r);
+	}
+	struct payout *po = g_model.payouts, *pn;
+	for (; po; po = pn) {
+		pn = po->next;
+		free(po);
+	}
+	free(g_model.owners);
+	free(g_model.key_owner);
+	memset(&g_model, 0, sizeof g_model);
+}
+
+void seed_free(void)
+{
+	if (g_seed)
+		json_object_put(g_seed);
+	g_seed = NULL;
+}

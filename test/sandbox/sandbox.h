@@ -1,0 +1,371 @@
+/*
+ * okra-sandbox: a local emulator of Okra's payments API v2.
+ * Shared declarations. The behavioural contract is README.md.
+ *
+ * Locking: one global mutex (g_lock) guards the model, the counters, the
+ * faults, the idempotency store, the rate windows and the run-time
+ * settings. No pointer into any of those is kept across an unlock.
+ */
+#ifndef OKRA_SANDBOX_H
+#define OKRA_SANDBOX_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <json-c/json.h>
+
+#define OID_LEN 24
+#define MAX_STATUS 40
+
+/* ------------------------------------------------------------ messages */
+
+enum msg_id {
+	MSG_VERIFY_OK,
+	MSG_INITIATE_OK,
+	MSG_REFUND_OK,
+	MSG_REFUND_INNER_OK,
+	MSG_PAYOUT_OK,
+	MSG_CANCEL_OK,
+	MSG_GET_OK,
+	MSG_LIST_OK,
+	MSG_REFUND_DUPLICATE,
+	MSG_REFUND_TOO_MUCH,
+	MSG_REFUND_NOT_SUCCESS,
+	MSG_REFUND_WALLET_SHORT,
+	MSG_PAYOUT_WALLET_SHORT,
+	MSG_NOT_CANCELLABLE,
+	MSG_NOT_FOUND,
+	MSG_INVALID_FIELD,	/* printf format, one %s: the field */
+	MSG_BAD_PAYLOAD,
+	MSG_TOO_LARGE,
+	MSG_BAD_KEY,
+	MSG_NO_ROUTE,
+	MSG_RATE_LIMIT,
+	MSG_IDEM_MISMATCH,
+	MSG_IDEM_IN_FLIGHT,
+	MSG_TIMEOUT,
+	MSG_SERVER_ERROR,
+	MSG_HTML_PAGE,		/* printf format: %d %s %d %s */
+	MSG_CTL_FORBIDDEN,
+	MSG_CTL_NOT_FOUND,
+	MSG_CTL_BAD_JSON,
+	MSG_CTL_BAD_FIELD,	/* printf format, one %s: the field */
+	MSG_CTL_NO_PAYMENT,
+	MSG_CTL_NO_REFUND,
+	MSG_CTL_NO_KEY,
+	MSG_CTL_DUP_ID,
+	MSG_CTL_REFUND_FINAL,
+	MSG_COUNT
+};
+
+const char *msg(enum msg_id id);
+const char *http_reason(int status);
+
+/* -------------------------------------------------------------- config */
+
+struct settings {
+	long rate_limit;
+	long latency_ms;
+	long jitter_ms;
+	long refund_settle_ms;
+};
+
+struct config {
+	const char *host;
+	unsigned port;
+	const char **keys;
+	size_t nkeys;
+	const char *tls_cert;
+	const char *tls_key;
+	struct settings initial;
+	int64_t wallet;
+	const char *seed_path;
+	size_t max_body;
+	int verbose;
+	bool quiet;
+};
+
+extern struct config g_cfg;
+extern struct settings g_set;	/* current settings, under g_lock */
+extern pthread_mutex_t g_lock;
+
+void lock(void);
+void unlock(void);
+
+/* ---------------------------------------------------------------- util */
+
+int64_t now_ms(void);
+void iso_time(int64_t ms, char out[32]);
+void new_oid(int64_t ms, char out[OID_LEN + 1]);
+void derived_oid(const char *seed, char out[OID_LEN + 1]);
+void new_ref(char out[16]);
+uint64_t rnd64(void);
+bool is_oid(const char *s);
+uint64_t hash64(const char *s, size_t n);
+char *xstrdup(const char *s);
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t m);
+void *xrealloc(void *p, size_t n);
+char *b64url_decode(const char *s, size_t n, size_t *outlen);
+char *json_dump(json_object *o);	/* malloc'd compact text */
+json_object *json_parse_body(const char *s, size_t n);
+
+/* interruptible sleep: returns false when cut short by shutdown */
+bool sb_sleep_ms(long ms);
+void sb_wake_all(void);
+bool sb_stopping(void);
+
+/* string-keyed map with insertion order */
+struct smap_ent {
+	char *key;
+	void *val;
+	struct smap_ent *next;	/* bucket chain */
+	struct smap_ent *onext;	/* insertion order */
+	struct smap_ent *oprev;
+};
+struct smap {
+	struct smap_ent **b;
+	size_t nb, n;
+	struct smap_ent *ohead, *otail;
+};
+void smap_init(struct smap *m);
+void *smap_get(const struct smap *m, const char *key);
+void smap_put(struct smap *m, const char *key, void *val);	/* new key */
+void *smap_del(struct smap *m, const char *key);	/* returns val */
+void smap_clear(struct smap *m, void (*freeval)(void *));
+
+/* --------------------------------------------------------------- model */
+
+enum env { ENV_PRODUCTION = 0, ENV_SANDBOX = 1 };
+const char *env_name(int env);
+
+struct refund;
+
+struct payment {
+	char id[OID_LEN + 1];
+	int owner;
+	int env;
+	char status[MAX_STATUS];
+	char response_status[MAX_STATUS];
+	int64_t amount;
+	char currency[8];
+	char customer[OID_LEN + 1];	/* "" = null */
+	char debit_account[OID_LEN + 1];
+	char credit_account[OID_LEN + 1];	/* "" = "Okra Wallet" */
+	char record[OID_LEN + 1];
+	char ref[16];
+	char bank[OID_LEN + 1];
+	char *schedule;		/* JSON text or NULL */
+	int64_t created_at, last_updated;
+	bool credits_wallet, credited;
+	struct refund *refund_of;	/* set on refund payments */
+	struct refund *refunds;		/* refunds against this payment */
+	struct refund *refunds_tail;
+	struct payment *hnext;
+};
+
+struct refund {
+	char id[OID_LEN + 1];
+	char record[OID_LEN + 1];
+	int owner;
+	int env;
+	struct payment *payment;
+	struct payment *rpay;
+	int64_t amount;
+	int64_t from_wallet;
+	char account[OID_LEN + 1];	/* "" = none */
+	char *reason;			/* NULL = null */
+	char status[16];
+	int64_t created_at, last_updated;
+	int64_t success_at, failed_at;	/* 0 = null */
+	struct refund *next_of_payment;
+	struct refund *next;		/* all refunds */
+};
+
+struct payout {
+	char id[OID_LEN + 1];
+	char ref[24];
+	int owner;
+	int env;
+	int64_t amount;
+	char account_to_credit[OID_LEN + 1];
+	char nuban[16];
+	char bank[OID_LEN + 1];
+	int64_t created_at;
+	struct payout *next;
+};
+
+struct owner {
+	char id[OID_LEN + 1];
+	char wallet_id[OID_LEN + 1];
+	int64_t wallet;
+	int64_t wallet_updated;
+};
+
+struct model {
+	struct owner *owners;
+	size_t nowners;
+	int *key_owner;			/* per --key */
+	struct payment **pays;		/* creation order */
+	size_t npays, cpays;
+	struct payment **buckets;
+	size_t nbuckets;
+	struct refund *refunds, *refunds_tail;
+	size_t unsettled;		/* refunds still initiated/pending */
+	struct payout *payouts, *payouts_tail;
+};
+
+extern struct model g_model;
+
+/* model.c (all under g_lock) */
+int model_init(char *err, size_t errlen);	/* owners + seed */
+void model_free(void);
+void owner_id_for_key(const char *key, char out[OID_LEN + 1]);
+int key_index(const char *key);			/* -1 unknown */
+struct owner *owner_of_key(int key);
+struct payment *payment_find(const char *id);
+struct payment *payment_new(int owner, int env, const char *id);
+void payment_set_status(struct payment *p, const char *status,
+			const char *response_status, int64_t at);
+const char *default_response_status(const char *status, const char *given);
+struct refund *refund_find(const char *id);
+void refund_set_status(struct refund *r, const char *status, int64_t at);
+int64_t refund_remaining(const struct payment *p);
+void settle_refunds(int64_t now);
+int seed_apply(json_object *seed, char *err, size_t errlen);
+int seed_load(char *err, size_t errlen);
+int payment_from_fields(json_object *o, char *err, size_t errlen,
+			struct payment **out);
+void seed_free(void);
+
+/* shapes.c: JSON bodies in Okra's key order */
+json_object *shape_verify(const struct payment *p);
+json_object *shape_payment(const struct payment *p, bool with_rs);
+json_object *shape_okra_wallet(const struct owner *o);
+json_object *shape_wallet(const struct owner *o, int env);
+json_object *shape_customer(const struct payment *p);
+json_object *shape_refund(const struct refund *r);
+json_object *shape_refund_dup(const struct refund *r);
+json_object *shape_payment_err(const struct payment *p, bool v_owner,
+			       int64_t refund_amount, const char *account);
+json_object *shape_payout(const struct payout *po);
+char *callback_url(const char *record);
+json_object *jstr_or_null(const char *s);
+json_object *jtime(int64_t ms);
+
+/* ---------------------------------------------------------------- okra */
+
+enum route {
+	R_NONE = -1,
+	R_VERIFY,
+	R_CANCEL,
+	R_REFUND,
+	R_INITIATE,
+	R_GET,
+	R_LIST,
+	R_PAYOUT,
+	R_COUNT
+};
+const char *route_name(int r);
+int route_lookup(const char *name);
+
+struct api_req {
+	int route;
+	int env;
+	int key;
+	json_object *body;	/* NULL: body did not parse */
+	bool form;
+};
+
+struct resp {
+	int status;
+	char *body;		/* malloc'd */
+	size_t len;
+	const char *ctype;	/* static */
+};
+
+void okra_execute(const struct api_req *rq, struct resp *out);
+void resp_error(struct resp *out, int status, const char *message,
+		const char *data_key, json_object *data);
+void resp_set(struct resp *out, int status, char *body, const char *ctype);
+void resp_free(struct resp *r);
+
+/* -------------------------------------------------------------- faults */
+
+enum fault_kind {
+	F_NONE = 0,
+	F_DELAY,
+	F_STATUS,
+	F_HTML,
+	F_TRUNCATE,
+	F_SIZE,
+	F_RESET,
+	F_TRICKLE,
+	F_HANG,
+	F_AFTER_STATUS,
+	F_AFTER_DROP,
+	F_AFTER_HANG,
+	F_TIMEOUT503
+};
+
+struct fault {
+	long id;
+	enum fault_kind kind;
+	long remaining;
+	int route;		/* R_NONE = any */
+	char payment_id[OID_LEN + 1];	/* "" = any */
+	long ms;
+	int status;
+	char *body;
+	char *content_type;
+	long bytes;		/* -1 = default */
+	long chunk;
+	struct fault *next;
+};
+
+/* faults.c (take g_lock themselves) */
+int fault_arm(json_object *spec, json_object **out, char *err, size_t errlen);
+bool fault_take(int route, const char *payment_id, struct fault *copy);
+void fault_copy_free(struct fault *f);
+json_object *faults_list(void);
+void faults_clear(void);		/* caller holds g_lock */
+const char *fault_kind_name(enum fault_kind k);
+extern long g_faults_fired;
+
+/* -------------------------------------------- counters, idempotency, rate */
+
+void counters_request(const char *path, int status);	/* takes lock */
+void counters_refund(const char *payment_id, int64_t amount);	/* locked */
+void counters_connection(void);
+void counters_replay(void);	/* locked */
+json_object *counters_json(void);	/* locked */
+void counters_clear(void);	/* locked */
+
+bool rate_allow(int key, int64_t now);	/* locked */
+void rate_clear(void);		/* locked */
+
+enum idem_result { IDEM_NEW, IDEM_REPLAY, IDEM_IN_FLIGHT, IDEM_MISMATCH };
+/* locked; on IDEM_NEW *seq identifies the claim, on IDEM_REPLAY out is
+ * filled with a copy of the stored response */
+enum idem_result idem_claim(const char *owner, const char *ikey,
+			    const char *path, const char *body, size_t blen,
+			    uint64_t *seq, struct resp *out);
+void idem_store(const char *owner, const char *ikey, uint64_t seq,
+		const struct resp *r);	/* locked */
+void idem_release(const char *owner, const char *ikey, uint64_t seq);
+void idem_clear(void);		/* locked */
+
+/* ------------------------------------------------------------- control */
+
+void control_handle(const char *method, const char *path, const char *body,
+		    size_t blen, bool too_large, struct resp *out);
+void sandbox_reset(void);	/* locked */
+void sandbox_free_all(void);	/* at exit */
+
+/* ---------------------------------------------------------------- http */
+
+struct MHD_Daemon *http_start(char *err, size_t errlen);
+void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

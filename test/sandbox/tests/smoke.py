@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""Drives one okra-sandbox through every route, error path, control call and
+fault kind, with short waits; used by run.sh for the valgrind run.
+
+    smoke.py PORT KEY1 KEY2
+
+It checks status codes only (the full assertions live in test_sandbox.py) and
+exits non-zero if any of them is not what the contract says.
+"""
+
+import json
+import sys
+import time
+
+import sbclient as sb
+
+port, key1, key2 = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+api = sb.Api(port, key1)
+P = {n: "64a0000000000000000000%02x" % n for n in range(1, 0x16)}
+ACC = "64d000000000000000000001"
+problems = []
+
+
+def expect(what, got, want):
+    if got != want:
+        problems.append("%s: got %r, want %r" % (what, got, want))
+
+
+def call(route, body, want, **kw):
+    try:
+        r = api.call(route, body, timeout=60, **kw)
+    except Exception as e:      # noqa: BLE001 - report and go on
+        problems.append("%s %r: %r" % (route, body, e))
+        return None
+    expect("%s %r" % (route, body), r.status, want)
+    return r
+
+
+def ctl(method, path, body=None, want=200):
+    r = api.control(method, path, body, timeout=60)
+    expect("%s /_sandbox/%s" % (method, path), r.status, want)
+    return r
+
+
+def fault(**spec):
+    ctl("POST", "faults", spec)
+
+
+def raw(route, body):
+    try:
+        return sb.api_raw(port, key1, route, body, timeout=60)
+    except Exception as e:      # noqa: BLE001
+        problems.append("raw %s: %r" % (route, e))
+        return None
+
+
+ctl("POST", "reset")
+for prefix in ("/v2/", "/v2/sandbox/"):
+    call("pay/verify", {"payment_id": P[1]}, 200, prefix=prefix)
+    call("pay/get/id", {"payment_id": P[1]}, 200, prefix=prefix)
+    call("pay/get/Id", {"payment_id": P[1]}, 200, prefix=prefix)
+    call("pay/list", {"page": 1, "limit": 5}, 200, prefix=prefix)
+    r = call("pay/initiate", {"account_to_debit": ACC, "amount": 100, "currency": "NGN"}, 200,
+             prefix=prefix)
+    if r is not None:
+        call("pay/cancel", {"payment_id": r.json["data"]["payment"]["id"]}, 200, prefix=prefix)
+    call("pay/payout", {"account_to_credit": ACC, "amount": 100, "currency": "NGN"}, 200,
+         prefix=prefix)
+    call("pay/payout", {"nuban": "1329137339", "bank": "5d6fe57a4099cc4b210bbec0", "amount": 50},
+         200, prefix=prefix)
+
+# refunds: success, partial, every error, wallet with and without account
+r = call("pay/refund", {"payment_id": P[1], "amount": 4000, "reason": "smoke"}, 200)
+call("pay/refund", {"payment_id": P[1], "amount": 7000}, 400)
+call("pay/refund", {"payment_id": P[1]}, 200)
+call("pay/refund", {"payment_id": P[1]}, 400)
+call("pay/refund", {"payment_id": P[0xe]}, 400)
+call("pay/refund", {"payment_id": P[0x10]}, 200)
+ctl("POST", "wallet", {"amount": 10})
+call("pay/refund", {"payment_id": P[2]}, 400)
+call("pay/refund", {"payment_id": P[2], "amount": 500, "account": ACC}, 200)
+ctl("POST", "wallet", {"amount": 10000000})
+r2 = call("pay/refund", {"payment_id": P[3]}, 200)
+r3 = call("pay/refund", {"payment_id": P[4]}, 200)
+if r2 is not None and r3 is not None:
+    ctl("POST", "refunds/" + r2.json["data"]["refund"]["_id"], {"status": "completed"})
+    ctl("POST", "refunds/" + r3.json["data"]["refund"]["_id"], {"status": "failed"})
+    call("pay/refund", {"payment_id": P[3]}, 400)
+    rp = r.json["data"]["refund_payment"]["data"]["payment"]["id"] if r is not None else P[1]
+    call("pay/verify", {"payment_id": rp}, 200)
+    call("pay/cancel", {"payment_id": rp}, 400)
+    ctl("POST", "payments/" + rp, {"status": "success"})
+call("pay/cancel", {"payment_id": P[0xa]}, 200)
+call("pay/cancel", {"payment_id": P[0xa]}, 400)
+ctl("POST", "config", {"refund_settle_ms": 50})
+call("pay/refund", {"payment_id": P[5]}, 200)
+time.sleep(0.2)
+call("pay/list", {"limit": 100}, 200)
+
+# control API
+r = ctl("POST", "payments", {"status": "pending", "amount": 999, "key": key2})
+ctl("POST", "payments", {"status": "completed", "amount": 5, "response_status": "failed",
+                         "id": "64e000000000000000000009", "env": "production-sandbox"})
+ctl("POST", "payments/" + P[0xb], {"status": "completed", "response_status": "success"})
+ctl("POST", "payments/" + "64a0000000000000000000ff", {"status": "success"}, want=404)
+ctl("POST", "payments", {"amount": 1}, want=400)
+ctl("POST", "wallet", {"amount": 77, "key": key2})
+ctl("GET", "state")
+ctl("GET", "counters")
+ctl("GET", "nothing", want=404)
+
+# errors
+call("pay/verify", {"payment_id": P[1]}, 401, key=None)
+call("pay/verify", {"payment_id": P[1]}, 401, auth="Basic x")
+call("pay/verify", {"payment_id": P[1]}, 401, key="wrong")
+call("pay/verify", {"payment_id": P[1]}, 400, key=key2)
+call("pay/nothing", {}, 404)
+call("pay/verify", {}, 404, method="GET")
+call("pay/verify", None, 400, raw_body=b"{nope")
+call("pay/verify", None, 400, raw_body=b"[" * 20000)
+call("pay/verify", {"payment_id": P[1][:23]}, 400)
+call("pay/verify", {"payment_id": "64a0000000000000000000ff"}, 400)
+call("pay/refund", {"payment_id": P[6], "amount": -1}, 400)
+call("pay/initiate", {"amount": 1}, 400)
+call("pay/list", {"limit": 0}, 400)
+call("pay/verify", None, 200, raw_body=("payment_id=" + P[1]).encode(),
+     content_type="application/x-www-form-urlencoded")
+call("pay/refund", None, 200, raw_body=("payment_id=%s&amount=10" % P[6]).encode(),
+     content_type="application/x-www-form-urlencoded")
+big = b'{"payment_id":"' + P[1].encode() + b'","x":"' + b"x" * 1100000 + b'"}'
+r = sb.raw(port, "POST", "/v2/pay/verify", big, {"Authorization": "Bearer " + key1,
+                                                   "Content-Type": "application/json"}, timeout=60)
+expect("413", r.status, 413)
+
+# idempotency
+call("pay/refund", {"payment_id": P[6], "amount": 20}, 200, idem="k1")
+call("pay/refund", {"payment_id": P[6], "amount": 20}, 200, idem="k1")
+call("pay/refund", {"payment_id": P[6], "amount": 21}, 422, idem="k1")
+
+# rate limit
+ctl("POST", "config", {"rate_limit": 2, "latency_ms": 5, "jitter_ms": 5})
+call("pay/list", {}, 200, key=key2)
+call("pay/list", {}, 200, key=key2)
+call("pay/list", {}, 429, key=key2)
+ctl("POST", "config", {"rate_limit": 0, "latency_ms": 0, "jitter_ms": 0})
+
+# every fault kind
+v = {"payment_id": P[7]}
+fault(kind="delay", ms=50)
+call("pay/verify", v, 200)
+fault(kind="status", status=502, body="x", content_type="text/plain")
+call("pay/verify", v, 502)
+fault(kind="status", status=500)
+call("pay/verify", v, 500)
+fault(kind="html")
+call("pay/verify", v, 502)
+fault(kind="size", bytes=300000)
+call("pay/verify", v, 200)
+fault(kind="trickle", ms=2, chunk=8)
+call("pay/verify", v, 200)
+fault(kind="timeout503", route="pay/refund")
+call("pay/refund", v, 503)
+fault(kind="after_status", route="pay/refund", payment_id=P[7])
+call("pay/refund", {"payment_id": P[7], "amount": 100}, 500, idem="k2")
+call("pay/refund", {"payment_id": P[7], "amount": 100}, 200, idem="k2")
+for kind, extra in (("truncate", {"bytes": 10}), ("truncate", {}), ("reset", {}),
+                    ("hang", {"ms": 300}), ("after_drop", {}), ("after_hang", {"ms": 300})):
+    spec = {"kind": kind, "route": "pay/refund"}
+    spec.update(extra)
+    fault(**spec)
+    res = raw("pay/refund", {"payment_id": P[8], "amount": 100})
+    if res is not None and res.status == 200 and res.content_length == len(res.body):
+        problems.append("fault %s: the client got a whole response" % kind)
+fault(kind="status", status=500, count=5)
+fault(kind="hang", ms=100)
+ctl("GET", "faults")
+ctl("DELETE", "faults")
+ctl("GET", "counters")
+ctl("POST", "reset")
+call("pay/verify", {"payment_id": P[1]}, 200)
+
+# a keep-alive connection left open, to be closed by the shutdown
+conn = sb.new_conn(port, timeout=60)
+api.call("pay/verify", {"payment_id": P[1]}, conn=conn)
+
+if problems:
+    print("\n".join(problems))
+    print("SMOKE failed: %d problems" % len(problems))
+    sys.exit(1)
+print("SMOKE ok")
