@@ -9,8 +9,9 @@
 #    both with seed-test.json and two keys (a plain key and an Okra-style JWT);
 # 4. runs tests/test_sandbox.py against them (black box, over HTTP);
 # 5. runs the sandbox under valgrind through tests/smoke.py (every route and
-#    fault kind), stops it with SIGTERM, and counts "valgrind clean" (no
-#    errors, no definite or indirect leaks, exit status 0) as one more test.
+#    fault kind), over HTTP and then over HTTPS, stops it with SIGTERM each
+#    time, and counts "valgrind clean" (smoke.py passed, no errors, no
+#    definite or indirect leaks, exit status 0) as one more test.
 #
 # Everything it starts is stopped on exit. The last line is
 #   RESULT suite=sandbox passed=N failed=M
@@ -155,6 +156,51 @@ for name in main tls; do
 done
 
 # ---- 5. valgrind -----------------------------------------------------------------
+# valgrind_run NAME SMOKE-EXTRA-ARGS... -- SANDBOX-ARGS...: starts the sandbox
+# under valgrind, drives it with smoke.py, stops it with SIGTERM; returns 0
+# when smoke.py passed and valgrind reported nothing (exit status 0).
+valgrind_run() {
+	local name=$1 smoke_args=() ok=1 rc i
+	shift
+	while [[ $1 != -- ]]; do
+		smoke_args+=("$1")
+		shift
+	done
+	shift
+	START_WAIT=60 start_sandbox "$name" valgrind --leak-check=full \
+		--errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
+		--error-exitcode=99 --log-file="$tmp/$name.vg" -- "$@" || return 1
+	local pid=$sb_pid
+	if timeout -k 5 90 "$py" "$here/smoke.py" "$sb_port" "$key1" "$key2" "${smoke_args[@]}" \
+		>"$tmp/$name.smoke" 2>&1; then
+		echo "# $name: $(tail -n 1 "$tmp/$name.smoke")"
+	else
+		echo "# $name: smoke.py failed:"
+		tail -n 30 "$tmp/$name.smoke" | sed 's/^/#   /'
+		ok=0
+	fi
+	kill -TERM "$pid" 2>/dev/null
+	for ((i = 0; i < 600; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		echo "# $name: the sandbox did not stop within 30 s of SIGTERM"
+		kill -KILL "$pid" 2>/dev/null
+		ok=0
+	fi
+	wait "$pid"
+	rc=$?
+	if [[ $rc -ne 0 ]]; then
+		echo "# $name: exit status $rc (99: valgrind found errors or leaks); valgrind log:"
+		grep -v '^==[0-9]*== *$' "$tmp/$name.vg" | head -n 80 | sed 's/^/#   /'
+		ok=0
+	else
+		echo "# $name: $(grep -E 'ERROR SUMMARY' "$tmp/$name.vg" | sed 's/^==[0-9]*== //')"
+	fi
+	((ok))
+}
+
 if [[ $# -gt 0 || -n ${OKRA_SKIP_VALGRIND:-} ]]; then
 	echo "# valgrind run skipped"
 elif ! command -v valgrind >/dev/null; then
@@ -162,42 +208,11 @@ elif ! command -v valgrind >/dev/null; then
 	failed=$((failed + 1))
 else
 	vg_ok=1
-	if START_WAIT=60 start_sandbox valgrind valgrind --quiet --leak-check=full \
-		--errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
-		--error-exitcode=99 \
-		--log-file="$tmp/valgrind.log" -- -q --key "$key1" --key "$key2" --seed "$seed"; then
-		vg_pid=$sb_pid
-		if ! timeout -k 5 90 "$py" "$here/smoke.py" "$sb_port" "$key1" "$key2" >"$tmp/smoke.out" 2>&1; then
-			echo "# smoke.py under valgrind failed:"
-			tail -n 30 "$tmp/smoke.out" | sed 's/^/#   /'
-			vg_ok=0
-		fi
-		kill -TERM "$vg_pid" 2>/dev/null
-		rc=
-		for ((i = 0; i < 600; i++)); do
-			kill -0 "$vg_pid" 2>/dev/null || break
-			sleep 0.05
-		done
-		if kill -0 "$vg_pid" 2>/dev/null; then
-			echo "# the sandbox under valgrind did not stop within 30 s of SIGTERM"
-			kill -KILL "$vg_pid" 2>/dev/null
-			vg_ok=0
-		fi
-		wait "$vg_pid"
-		rc=$?
-		if [[ $rc -ne 0 ]]; then
-			echo "# the sandbox under valgrind exited with status $rc (99: valgrind found errors or leaks)"
-			vg_ok=0
-		fi
-		if [[ -s $tmp/valgrind.log ]]; then
-			echo "# valgrind log:"
-			head -n 80 "$tmp/valgrind.log" | sed 's/^/#   /'
-		fi
-	else
-		vg_ok=0
-	fi
+	valgrind_run valgrind -- -q --key "$key1" --key "$key2" --seed "$seed" || vg_ok=0
+	valgrind_run valgrind-tls "$tmp/ca.pem" -- -q --key "$key1" --key "$key2" --seed "$seed" \
+		--tls-cert "$tmp/server.pem" --tls-key "$tmp/server.key" || vg_ok=0
 	if ((vg_ok)); then
-		echo "ok - valgrind clean (every route and fault kind, then SIGTERM)"
+		echo "ok - valgrind clean (every route and fault kind, HTTP and HTTPS, then SIGTERM)"
 		passed=$((passed + 1))
 	else
 		echo "not ok - valgrind clean"

@@ -2,20 +2,23 @@
 """Drives one okra-sandbox through every route, error path, control call and
 fault kind, with short waits; used by run.sh for the valgrind run.
 
-    smoke.py PORT KEY1 KEY2
+    smoke.py PORT KEY1 KEY2 [CA-FILE]
+
+With CA-FILE, the sandbox is spoken to over HTTPS, trusting that CA.
 
 It checks status codes only (the full assertions live in test_sandbox.py) and
 exits non-zero if any of them is not what the contract says.
 """
 
-import json
+import ssl
 import sys
 import time
 
 import sbclient as sb
 
 port, key1, key2 = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-api = sb.Api(port, key1)
+ctx = ssl.create_default_context(cafile=sys.argv[4]) if len(sys.argv) > 4 else None
+api = sb.Api(port, key1, ctx)
 P = {n: "64a0000000000000000000%02x" % n for n in range(1, 0x16)}
 ACC = "64d000000000000000000001"
 problems = []
@@ -48,7 +51,7 @@ def fault(**spec):
 
 def raw(route, body):
     try:
-        return sb.api_raw(port, key1, route, body, timeout=60)
+        return sb.api_raw(port, key1, route, body, timeout=60, tls_ctx=ctx)
     except Exception as e:      # noqa: BLE001
         problems.append("raw %s: %r" % (route, e))
         return None
@@ -129,7 +132,8 @@ call("pay/refund", None, 200, raw_body=("payment_id=%s&amount=10" % P[6]).encode
      content_type="application/x-www-form-urlencoded")
 big = b'{"payment_id":"' + P[1].encode() + b'","x":"' + b"x" * 1100000 + b'"}'
 r = sb.raw(port, "POST", "/v2/pay/verify", big, {"Authorization": "Bearer " + key1,
-                                                   "Content-Type": "application/json"}, timeout=60)
+                                                   "Content-Type": "application/json"},
+           timeout=60, tls_ctx=ctx)
 expect("413", r.status, 413)
 
 # idempotency
@@ -180,7 +184,7 @@ ctl("POST", "reset")
 call("pay/verify", {"payment_id": P[1]}, 200)
 
 # a keep-alive connection left open, to be closed by the shutdown
-conn = sb.new_conn(port, timeout=60)
+conn = sb.new_conn(port, ctx, timeout=60)
 api.call("pay/verify", {"payment_id": P[1]}, conn=conn)
 
 if problems:

@@ -505,6 +505,24 @@ class T03Control(Base):
         # the server still answers
         self.verify(P[1])
 
+    def test_control_refund_moves(self):
+        d = self.refund(P[3], 500)
+        rid = d["refund"]["_id"]
+        r = self.api.control("POST", "refunds/" + rid, {"status": "bogus"})
+        self.assertEqual(r.status, 400, r)
+        r = self.api.control("POST", "refunds/" + rid, {})
+        self.assertEqual(r.status, 400, r)
+        r = self.api.control("POST", "payments", {"status": "success", "amount": 5,
+                                                  "key": "sk_no_such_key"})
+        self.assertEqual(r.status, 400, r)
+        r = self.api.control("POST", "payments", {"status": "success", "amount": 5,
+                                                  "id": P[1]})
+        self.assertEqual(r.status, 400, "a duplicate id was accepted: %r" % r)
+        self.assertEqual(self.verify(P[1])["amount"], 10000)
+        self.ctl("POST", "refunds/" + rid, {"status": "completed"})
+        ps = self.verify(d["refund_payment"]["data"]["payment"]["id"])
+        self.assertEqual(ps["status"], "success")
+
     def test_control_needs_no_key(self):
         r = self.api.control("GET", "counters")
         self.assertEqual(r.status, 200)
@@ -908,13 +926,12 @@ class T05Refund(Base):
         self.assertEqual(d["refund"]["amount"], 100000)
 
     def test_failed_refund_with_account_restores(self):
-        # the wallet got emptied, and the shortfall came from the account:
-        # a failure restores the remainder (and the wallet, at least the part it paid)
+        # the wallet paid 1000 and the account the other 4000: a failure gives
+        # the wallet back its 1000 and restores the whole remainder (API.md 8.5)
         self.set_wallet(1000)
         d = self.refund(P[7], 5000, extra={"account": ACCOUNT})
         self.ctl("POST", "refunds/" + d["refund"]["_id"], {"status": "failed"})
-        w = self.wallet()
-        self.assertIn(w, (1000, 5000))
+        self.assertEqual(self.wallet(), 1000)
         self.assertEqual(self.refunds_of(P[7])["count"], 1)
         d = self.refund(P[7], extra={"account": ACCOUNT})
         self.assertEqual(d["refund"]["amount"], 2500000)
@@ -1352,6 +1369,20 @@ class T13Idempotency(Base):
         c = self.counters()
         self.assertEqual(c["refunds"][P[9]]["count"], 1)
         self.assertEqual(c["idempotent_replays"], 1)
+
+    def test_retry_after_fault_that_executed_nothing(self):
+        # a `status` fault executes nothing, so nothing is stored: the retry runs
+        self.fault(kind="status", status=500, route="pay/refund")
+        body = {"payment_id": P[9], "amount": 1200}
+        a = self.call("pay/refund", body, idem="idem-8")
+        self.assertEqual(a.status, 500)
+        self.assertIsNone(self.refunds_of(P[9]))
+        b = self.call("pay/refund", body, idem="idem-8")
+        self.assertEqual(b.status, 200, b)
+        self.assertEqual(self.refunds_of(P[9]), {"count": 1, "total": 1200, "amounts": [1200]})
+        c = self.call("pay/refund", body, idem="idem-8")
+        self.assertEqual((c.status, c.body), (200, b.body))
+        self.assertEqual(self.counters()["idempotent_replays"], 1)
 
     def test_replay_after_drop(self):
         self.fault(kind="after_drop", route="pay/refund")
@@ -2185,6 +2216,27 @@ class T18Process(unittest.TestCase):
         self.assertEqual(r.json, {"status": "error", "message": MSG["too_large"]})
         self.assertEqual(api.call("pay/verify", {"payment_id": P[1]}).status, 200)
 
+    def test_demo_seed(self):
+        demo = os.path.join(os.path.dirname(SEED), "seed-demo.json")
+        s = self.spawn("--key", "kd", "--seed", demo)
+        api = sb.Api(s.port, "kd")
+        r = api.call("pay/verify", {"payment_id": "5f88ebf63103d912f1d4baca"})
+        self.assertEqual(r.json["data"]["payment_status"],
+                         {"_id": "5f88ebf63103d912f1d4baca", "amount": 10000, "currency": "NGN",
+                          "customer": "5f5b67748df30163f294f432", "link": None,
+                          "status": "success", "response_status": "success"})
+        want = {"5f88ebf63103d912f1d4bacb": ("pending", "pending"),
+                "5f88ebf63103d912f1d4bacc": ("initialize", "pending"),
+                "5f88ebf63103d912f1d4bacd": ("failed", "failed"),
+                "5f88ebf63103d912f1d4bace": ("completed", "success")}
+        for pid, pair in want.items():
+            ps = api.call("pay/verify", {"payment_id": pid}).json["data"]["payment_status"]
+            self.assertEqual((ps["status"], ps["response_status"]), pair, pid)
+        lst = api.call("pay/list", {}).json["data"]
+        self.assertEqual(lst["pagination"]["totalDocs"], 5)
+        r = api.call("pay/initiate", {"account_to_debit": ACCOUNT, "amount": 1, "currency": "NGN"})
+        self.assertEqual(r.json["data"]["okra_wallet"]["amount"], 5000000)
+
     def test_verbose_never_logs_key(self):
         s = sb.Sandbox(BIN, "-v", "-v", "--key", "sk_secret_value_123", "--seed", SEED)
         self.addCleanup(s.stop)
@@ -2223,6 +2275,57 @@ class T18Process(unittest.TestCase):
         self.assertEqual(r.status, 200)
         c.close()
         self.assertEqual(sb.Api(s.port, "ka").control("GET", "counters").status, 200)
+
+
+# =====================================================================
+# test/sandbox/ctl
+# =====================================================================
+class T19Ctl(Base):
+    CTL = os.path.join(HERE, "..", "ctl")
+
+    def run_ctl(self, *args, port_env=None):
+        import subprocess
+        env = dict(os.environ)
+        env.pop("OKRA_SANDBOX_PORT", None)
+        if port_env is not None:
+            env["OKRA_SANDBOX_PORT"] = str(port_env)
+        return subprocess.run([self.CTL, *args], capture_output=True, timeout=20, env=env)
+
+    def test_ctl_get_post_delete(self):
+        r = self.run_ctl(str(PORT), "GET", "counters")
+        self.assertEqual(r.returncode, 0, r)
+        self.assertEqual(sorted(sb.parse_json(r.stdout).keys()), sorted(COUNTER_KEYS))
+        r = self.run_ctl(str(PORT), "POST", "faults", '{"kind":"status","status":500,"count":2}')
+        self.assertEqual(r.returncode, 0, r)
+        self.assertEqual(len(self.faults_list()), 1)
+        r = self.run_ctl(str(PORT), "DELETE", "/_sandbox/faults")
+        self.assertEqual(r.returncode, 0, r)
+        self.assertEqual(self.faults_list(), [])
+        r = self.run_ctl(str(PORT), "post", "wallet", '{"amount": 4444}')
+        self.assertEqual(r.returncode, 0, r)
+        self.assertEqual(self.wallet(), 4444)
+
+    def test_ctl_port_from_env(self):
+        r = self.run_ctl("GET", "counters", port_env=PORT)
+        self.assertEqual(r.returncode, 0, r)
+        self.assertIn(b'"requests"', r.stdout)
+        r = self.run_ctl("GET", "counters")
+        self.assertEqual(r.returncode, 2, r)
+
+    def test_ctl_http_error_and_no_server(self):
+        r = self.run_ctl(str(PORT), "GET", "no-such-thing")
+        self.assertEqual(r.returncode, 1, r)
+        self.assertTrue(r.stdout.strip(), "the error body is printed")
+        r = self.run_ctl(str(PORT), "POST", "payments", "{not json")
+        self.assertEqual(r.returncode, 1, r)
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        dead = probe.getsockname()[1]
+        probe.close()
+        r = self.run_ctl(str(dead), "GET", "counters")
+        self.assertEqual(r.returncode, 3, r)
+        r = self.run_ctl(str(PORT), "GET")
+        self.assertEqual(r.returncode, 2, r)
 
 
 # =====================================================================
