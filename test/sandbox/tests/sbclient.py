@@ -166,15 +166,13 @@ class Api:
 class RawResult:
     """What a raw socket saw: bytes until EOF / reset / timeout."""
 
-    def __init__(self, data, end, elapsed, first_byte):
+    def __init__(self, data, end, elapsed):
         self.data = data
         self.end = end                  # "eof", "reset" or "timeout"
         self.elapsed = elapsed
-        self.first_byte = first_byte    # seconds until the first byte, or None
         self.status = None
         self.headers = {}
         self.body = b""
-        self.chunked_complete = None
         head, sep, rest = data.partition(b"\r\n\r\n")
         if sep:
             lines = head.decode("latin-1").split("\r\n")
@@ -185,7 +183,7 @@ class RawResult:
                 k, _, v = ln.partition(":")
                 self.headers[k.strip().lower()] = v.strip()
             if self.headers.get("transfer-encoding", "").lower() == "chunked":
-                self.body, self.chunked_complete = _dechunk(rest)
+                self.body = _dechunk(rest)
             else:
                 self.body = rest
 
@@ -204,25 +202,26 @@ class RawResult:
 
 
 def _dechunk(rest):
+    """The body of a chunked response, as far as it arrived."""
     out = b""
     while True:
         line, sep, rest = rest.partition(b"\r\n")
         if not sep:
-            return out, False
+            return out
         try:
             n = int(line.split(b";")[0], 16)
         except ValueError:
-            return out, False
+            return out
         if n == 0:
-            return out, True
+            return out
         if len(rest) < n:
-            return out + rest, False
+            return out + rest
         out += rest[:n]
         rest = rest[n + 2:]
 
 
 def raw(port, method, path, body=b"", headers=None, timeout=10, tls_ctx=None,
-        close=True, send_body=True):
+        close=True):
     """Send one request on a fresh socket and read until the peer ends it."""
     _count(port)
     s = socket.create_connection((HOST, port), timeout=timeout)
@@ -239,13 +238,12 @@ def raw(port, method, path, body=b"", headers=None, timeout=10, tls_ctx=None,
     t0 = time.monotonic()
     data = b""
     end = "eof"
-    first = None
     try:
-        s.sendall(req.encode() + (body if send_body else b""))
+        s.sendall(req.encode() + body)
         while True:
             try:
                 chunk = s.recv(65536)
-            except (ConnectionResetError, ssl.SSLError) as e:
+            except (ConnectionResetError, ssl.SSLError):
                 end = "reset"
                 break
             except socket.timeout:
@@ -253,8 +251,6 @@ def raw(port, method, path, body=b"", headers=None, timeout=10, tls_ctx=None,
                 break
             if not chunk:
                 break
-            if first is None:
-                first = time.monotonic() - t0
             data += chunk
     except (BrokenPipeError, ConnectionResetError):
         end = "reset"
@@ -263,7 +259,7 @@ def raw(port, method, path, body=b"", headers=None, timeout=10, tls_ctx=None,
             s.close()
         except OSError:
             pass
-    return RawResult(data, end, time.monotonic() - t0, first)
+    return RawResult(data, end, time.monotonic() - t0)
 
 
 def api_raw(port, key, route, body, prefix="/v2/", timeout=10, tls_ctx=None,
