@@ -111,10 +111,14 @@ static void move_payment(const char *id, json_object *b, struct resp *out)
 {
 	const char *st = str_field(b, "status");
 	const char *rs = str_field(b, "response_status");
-	if (!status_ok(st))
-		return ctl_bad(out, "status");
-	if (has(b, "response_status") && !status_ok(rs))
-		return ctl_bad(out, "response_status");
+	if (!status_ok(st)) {
+		ctl_bad(out, "status");
+		return;
+	}
+	if (has(b, "response_status") && !status_ok(rs)) {
+		ctl_bad(out, "response_status");
+		return;
+	}
 	lock();
 	int64_t now = now_ms();
 	settle_refunds(now);
@@ -140,8 +144,10 @@ static void move_refund(const char *id, json_object *b, struct resp *out)
 {
 	const char *st = str_field(b, "status");
 	if (!st || (strcmp(st, "completed") != 0 && strcmp(st, "failed") != 0 &&
-		    strcmp(st, "pending") != 0 && strcmp(st, "initiated") != 0))
-		return ctl_bad(out, "status");
+		    strcmp(st, "pending") != 0 && strcmp(st, "initiated") != 0)) {
+		ctl_bad(out, "status");
+		return;
+	}
 	lock();
 	int64_t now = now_ms();
 	settle_refunds(now);
@@ -167,13 +173,17 @@ static void set_wallet(json_object *b, struct resp *out)
 	int key = 0;
 	if (!json_object_object_get_ex(b, "amount", &v) ||
 	    !json_object_is_type(v, json_type_int) ||
-	    json_object_get_int64(v) < 0)
-		return ctl_bad(out, "amount");
+	    json_object_get_int64(v) < 0 || json_object_get_int64(v) > MAX_KOBO) {
+		ctl_bad(out, "amount");
+		return;
+	}
 	int64_t amount = json_object_get_int64(v);
 	if (has(b, "key")) {
 		const char *k = str_field(b, "key");
-		if (!k || (key = key_index(k)) < 0)
-			return ctl_err(out, 400, msg(MSG_CTL_NO_KEY));
+		if (!k || (key = key_index(k)) < 0) {
+			ctl_err(out, 400, msg(MSG_CTL_NO_KEY));
+			return;
+		}
 	}
 	lock();
 	struct owner *o = owner_of_key(key);
@@ -198,8 +208,10 @@ static void set_config(json_object *b, struct resp *out)
 		json_object_object_get_ex(b, names[i], &v);
 		if (!json_object_is_type(v, json_type_int) ||
 		    json_object_get_int64(v) < 0 ||
-		    json_object_get_int64(v) > 86400000L)
-			return ctl_bad(out, names[i]);
+		    json_object_get_int64(v) > 86400000L) {
+			ctl_bad(out, names[i]);
+			return;
+		}
 		vals[i] = (long)json_object_get_int64(v);
 	}
 	lock();
@@ -296,8 +308,10 @@ void control_handle(const char *method, const char *path, const char *body,
 	bool del = strcmp(method, "DELETE") == 0;
 	json_object *b = NULL;
 
-	if (too_large)
-		return ctl_err(out, 413, msg(MSG_TOO_LARGE));
+	if (too_large) {
+		ctl_err(out, 413, msg(MSG_TOO_LARGE));
+		return;
+	}
 	if (post) {
 		if (blen == 0) {
 			b = json_object_new_object();
@@ -305,7 +319,8 @@ void control_handle(const char *method, const char *path, const char *body,
 			b = json_parse_body(body, blen);
 			if (!b || !json_object_is_type(b, json_type_object)) {
 				json_object_put(b);
-				return ctl_err(out, 400, msg(MSG_CTL_BAD_JSON));
+				ctl_err(out, 400, msg(MSG_CTL_BAD_JSON));
+				return;
 			}
 		}
 	}

@@ -28,11 +28,6 @@ static const char *const kind_names[] = {
 	[F_TIMEOUT503] = "timeout503",
 };
 
-const char *fault_kind_name(enum fault_kind k)
-{
-	return kind_names[k];
-}
-
 static enum fault_kind kind_lookup(const char *s)
 {
 	for (int k = F_DELAY; k <= F_TIMEOUT503; k++)
@@ -177,6 +172,10 @@ int fault_arm(json_object *spec, json_object **out, char *err, size_t errlen)
 	long dflt_ms = 0, dflt_status = 500;
 	if (f->kind == F_HANG || f->kind == F_AFTER_HANG)
 		dflt_ms = 600000;
+	else if (f->kind == F_DELAY)
+		dflt_ms = 1000;
+	else if (f->kind == F_TRICKLE)
+		dflt_ms = 100;
 	if (f->kind == F_HTML)
 		dflt_status = 502;
 	if (get_long(spec, "ms", 0, 86400000L, dflt_ms, &f->ms) < 0)

@@ -19,10 +19,17 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char *const CT_JSON = "application/json; charset=utf-8";
 static const char *const CT_HTML = "text/html; charset=utf-8";
 static const char *const SANDBOX_PREFIX = "/_sandbox/";
+static long in_flight;
+
+long http_in_flight(void)
+{
+	return __atomic_load_n(&in_flight, __ATOMIC_RELAXED);
+}
 
 struct req {
 	bool control;
@@ -214,16 +221,30 @@ struct slow {
 	int fd;
 };
 
+/*
+ * A real reset: SO_LINGER 0, then close the socket at once. libmicrohttpd
+ * would shut the socket down (sending FIN) before closing it, so the
+ * socket is closed by dup2()ing a fresh unconnected socket over its
+ * descriptor; libmicrohttpd then tears down that stand-in.
+ */
+static void abort_with_rst(int fd)
+{
+	sb_sleep_ms(20);	/* let the bytes already sent reach the peer */
+	struct linger l = { .l_onoff = 1, .l_linger = 0 };
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+	int stand_in = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (stand_in >= 0) {
+		dup2(stand_in, fd);	/* closes the original: RST */
+		close(stand_in);
+	}
+}
+
 static ssize_t slow_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct slow *s = cls;
 	if (pos >= s->limit) {
-		if (s->kind == F_RESET && s->fd >= 0) {
-			/* let the bytes reach the peer, then abort with RST */
-			sb_sleep_ms(20);
-			struct linger l = { .l_onoff = 1, .l_linger = 0 };
-			setsockopt(s->fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
-		}
+		if (s->kind == F_RESET && s->fd >= 0)
+			abort_with_rst(s->fd);
 		return MHD_CONTENT_READER_END_WITH_ERROR;
 	}
 	size_t n = s->limit - (size_t)pos;
@@ -425,119 +446,134 @@ static bool pre_exec_fault(enum fault_kind k)
 	       k == F_TIMEOUT503;
 }
 
-static enum MHD_Result api_final(struct MHD_Connection *c, struct req *r,
-				 const char *method, const char *url)
+/*
+ * Executes the operation after the latency (and a delay fault's ms),
+ * honouring Idempotency-Key: a claim is held in flight during the sleep so
+ * a concurrent repeat sees 409. Replays, 409 and 422 execute nothing.
+ * Returns false when a stop cut the sleep short (nothing executed).
+ */
+static bool run_operation(struct MHD_Connection *c, const struct req *r,
+			  const char *url, int key, json_object *body,
+			  bool form, long wait_ms, struct resp *out)
 {
-	struct resp out = { 0 };
-	struct fault f = { 0 };
-	bool faulted = false, slept = false, drop = false;
-	int key = -1;
-	long hang_ms = 0;
-
-	if (api_prechecks(c, r, method, &key, &out))
-		goto send;
-
-	bool form;
-	json_object *body = parse_body(c, r, &form);
-	json_object *v;
-	const char *pid = NULL;
-	if (body && json_object_object_get_ex(body, "payment_id", &v) &&
-	    json_object_is_type(v, json_type_string))
-		pid = json_object_get_string(v);
-	faulted = fault_take(r->route, pid, &f);
-
-	if (faulted && pre_exec_fault(f.kind)) {
-		switch (f.kind) {
-		case F_STATUS:
-			fault_status_resp(&f, &out);
-			break;
-		case F_HTML:
-			fault_html_resp(&f, &out);
-			break;
-		case F_SIZE:
-			fault_size_resp(r->route, &f, &out);
-			break;
-		case F_TIMEOUT503:
-			resp_msg(&out, 503, MSG_TIMEOUT);
-			break;
-		default:	/* F_HANG */
-			drop = true;
-			hang_ms = f.ms;
-		}
-		json_object_put(body);
-		goto send;
-	}
-
 	const char *ikey = header(c, "Idempotency-Key");
 	char owner[OID_LEN + 1];
 	uint64_t seq = 0;
 	enum idem_result ir = IDEM_NEW;
-	if (ikey) {
+
+	if (ikey && *ikey) {
 		lock();
 		memcpy(owner, owner_of_key(key)->id, sizeof owner);
-		ir = idem_claim(owner, ikey, url, r->buf, r->len, &seq, &out);
+		ir = idem_claim(owner, ikey, url, r->buf, r->len, &seq, out);
 		if (ir == IDEM_REPLAY)
 			counters_replay();
 		unlock();
+	} else {
+		ikey = NULL;
 	}
+	bool slept = sb_sleep_ms(wait_ms);
 	if (ir == IDEM_MISMATCH) {
-		resp_msg(&out, 422, MSG_IDEM_MISMATCH);
+		resp_msg(out, 422, MSG_IDEM_MISMATCH);
 	} else if (ir == IDEM_IN_FLIGHT) {
-		resp_msg(&out, 409, MSG_IDEM_IN_FLIGHT);
+		resp_msg(out, 409, MSG_IDEM_IN_FLIGHT);
 	} else if (ir == IDEM_NEW) {
-		long wait = latency() + (faulted && f.kind == F_DELAY ? f.ms : 0);
-		slept = true;
-		if (!sb_sleep_ms(wait)) {
-			/* shutting down: nothing executes */
+		if (!slept) {
 			if (ikey) {
 				lock();
 				idem_release(owner, ikey, seq);
 				unlock();
 			}
-			json_object_put(body);
-			drop = true;
-			goto send;
+			return false;
 		}
 		struct api_req rq = {
 			.route = r->route, .env = r->env, .key = key,
 			.body = body, .form = form,
 		};
-		okra_execute(&rq, &out);
+		okra_execute(&rq, out);
 		if (ikey) {
 			lock();
-			idem_store(owner, ikey, seq, &out);
+			idem_store(owner, ikey, seq, out);
 			unlock();
 		}
 	}
-	json_object_put(body);
-	if (faulted) {
-		switch (f.kind) {
-		case F_AFTER_STATUS:
-			resp_free(&out);
-			fault_status_resp(&f, &out);
-			break;
-		case F_AFTER_DROP:
-			drop = true;
-			break;
-		case F_AFTER_HANG:
-			drop = true;
-			hang_ms = f.ms;
-			break;
-		default:
-			break;
+	return true;
+}
+
+/* A fault that answers in place of the operation (nothing executes);
+ * false for a hang, which answers nothing. */
+static bool replace_response(int route, const struct fault *f,
+			     struct resp *out)
+{
+	switch (f->kind) {
+	case F_STATUS:
+		fault_status_resp(f, out);
+		return true;
+	case F_HTML:
+		fault_html_resp(f, out);
+		return true;
+	case F_SIZE:
+		fault_size_resp(route, f, out);
+		return true;
+	case F_TIMEOUT503:
+		resp_msg(out, 503, MSG_TIMEOUT);
+		return true;
+	default:		/* F_HANG */
+		return false;
+	}
+}
+
+static enum MHD_Result api_final(struct MHD_Connection *c, struct req *r,
+				 const char *method, const char *url)
+{
+	struct resp out = { 0 };
+	struct fault f = { 0 };
+	bool faulted = false, drop = false;
+	long hang_ms = 0;
+	int key = -1;
+
+	if (api_prechecks(c, r, method, &key, &out)) {
+		sb_sleep_ms(latency());
+	} else {
+		bool form;
+		json_object *body = parse_body(c, r, &form), *v;
+		const char *pid = NULL;
+		if (body && json_object_object_get_ex(body, "payment_id", &v) &&
+		    json_object_is_type(v, json_type_string))
+			pid = json_object_get_string(v);
+		faulted = fault_take(r->route, pid, &f);
+
+		if (faulted && pre_exec_fault(f.kind)) {
+			drop = !replace_response(r->route, &f, &out);
+			if (drop)
+				hang_ms = f.ms;
+			else
+				sb_sleep_ms(latency());
+		} else {
+			long wait = latency() + (faulted && f.kind == F_DELAY ?
+						 f.ms : 0);
+			drop = !run_operation(c, r, url, key, body, form, wait,
+					      &out);
 		}
+		json_object_put(body);
 	}
 
-send:
-	if (!drop && !slept)
-		sb_sleep_ms(latency() + (faulted && f.kind == F_DELAY ? f.ms : 0));
+	if (faulted && !drop) {
+		if (f.kind == F_AFTER_STATUS) {
+			resp_free(&out);
+			fault_status_resp(&f, &out);
+		} else if (f.kind == F_AFTER_DROP || f.kind == F_AFTER_HANG) {
+			drop = true;
+			hang_ms = f.kind == F_AFTER_HANG ? f.ms : 0;
+		}
+	}
 	if (drop)
 		resp_free(&out);
 	counters_request(url, drop ? 0 : out.status);
 	log_request(method, url, drop ? 0 : out.status, r, &out);
+
 	enum MHD_Result ret;
 	if (drop) {
-		sb_sleep_ms(hang_ms);
+		sb_hang_ms(hang_ms);
 		ret = MHD_NO;	/* closes the connection, nothing sent */
 	} else {
 		ret = send_resp(c, &out, faulted ? &f : NULL);
@@ -601,6 +637,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 	struct req *r = *con_cls;
 
 	if (!r) {
+		__atomic_add_fetch(&in_flight, 1, __ATOMIC_RELAXED);
 		r = xcalloc(1, sizeof *r);
 		clock_gettime(CLOCK_MONOTONIC, &r->t0);
 		classify(r, url);
@@ -668,6 +705,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		free(r->buf);
 		free(r);
 		*con_cls = NULL;
+		__atomic_sub_fetch(&in_flight, 1, __ATOMIC_RELAXED);
 	}
 }
 
@@ -731,7 +769,7 @@ struct MHD_Daemon *http_start(char *err, size_t errlen)
 	}
 	unsigned flags = MHD_USE_THREAD_PER_CONNECTION |
 			 MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-			 MHD_USE_TURBO;
+			 MHD_USE_TURBO | MHD_USE_ITC;
 	if (g_cfg.verbose >= 1 && !g_cfg.quiet)
 		flags |= MHD_USE_ERROR_LOG;
 	if (g_cfg.tls_cert || g_cfg.tls_key) {

@@ -6,17 +6,17 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <limits.h>
 #include <microhttpd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#define GRACE_MS 10000	/* longest wait for in-flight requests on stop */
 
 struct config g_cfg;
 struct settings g_set;
-
-void http_free(void);
 
 static const char usage[] =
 	"usage: okra-sandbox [options]\n"
@@ -121,7 +121,7 @@ static void parse_args(int argc, char **argv)
 				(long)num("--refund-settle-ms", optarg, 0, day);
 			break;
 		case O_WALLET:
-			g_cfg.wallet = num("--wallet", optarg, 0, LLONG_MAX);
+			g_cfg.wallet = num("--wallet", optarg, 0, MAX_KOBO);
 			break;
 		case O_SEED: g_cfg.seed_path = optarg; break;
 		case O_MAXBODY:
@@ -202,8 +202,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "okra-sandbox: %s, stopping\n",
 			sig == SIGINT ? "SIGINT" : "SIGTERM");
 
-	sb_wake_all();		/* cut hangs, trickles and latency short */
-	MHD_stop_daemon(d);	/* joins every connection thread */
+	/* Stop accepting, let in-flight requests finish (hangs end now,
+	 * nothing waits past the grace), then stop the daemon. */
+	MHD_socket lsock = MHD_quiesce_daemon(d);
+	sb_begin_stop(GRACE_MS);
+	for (int waited = 0; http_in_flight() > 0 && waited < GRACE_MS + 1000;
+	     waited += 10)
+		usleep(10000);
+	MHD_stop_daemon(d);	/* closes idle connections, joins threads */
+	if (lsock != MHD_INVALID_SOCKET)
+		close(lsock);
 	http_free();
 	sandbox_free_all();
 	free(g_cfg.keys);

@@ -125,6 +125,12 @@ struct payment *payment_new(int owner, int env, const char *id)
 					g_model.cpays * sizeof *g_model.pays);
 	}
 	g_model.pays[g_model.npays++] = p;
+	struct owner *o = &g_model.owners[owner];
+	if (o->npays == o->cpays) {
+		o->cpays = o->cpays ? o->cpays * 2 : 64;
+		o->pays = xrealloc(o->pays, o->cpays * sizeof *o->pays);
+	}
+	o->pays[o->npays++] = p;
 	if (g_model.npays > g_model.nbuckets) {
 		rehash();
 	} else {
@@ -152,9 +158,60 @@ const char *default_response_status(const char *status, const char *given)
 
 /* ---------------------------------------------------------------- refunds */
 
-static bool refund_unsettled(const char *st)
+/* The settle queue holds the initiated refunds ordered by created_at, so
+ * --refund-settle-ms only ever looks at its head. */
+static void queue_remove(struct refund *r)
 {
-	return strcmp(st, "initiated") == 0 || strcmp(st, "pending") == 0;
+	if (!r->queued)
+		return;
+	if (r->uprev)
+		r->uprev->unext = r->unext;
+	else
+		g_model.uhead = r->unext;
+	if (r->unext)
+		r->unext->uprev = r->uprev;
+	else
+		g_model.utail = r->uprev;
+	r->uprev = r->unext = NULL;
+	r->queued = false;
+}
+
+static void queue_insert(struct refund *r)
+{
+	if (r->queued)
+		return;
+	struct refund *after = g_model.utail;
+	while (after && after->created_at > r->created_at)
+		after = after->uprev;
+	r->uprev = after;
+	r->unext = after ? after->unext : g_model.uhead;
+	if (r->unext)
+		r->unext->uprev = r;
+	else
+		g_model.utail = r;
+	if (after)
+		after->unext = r;
+	else
+		g_model.uhead = r;
+	r->queued = true;
+}
+
+void refund_add(struct refund *r)
+{
+	struct payment *p = r->payment;
+	if (p->refunds_tail)
+		p->refunds_tail->next_of_payment = r;
+	else
+		p->refunds = r;
+	p->refunds_tail = r;
+	p->refunded += r->amount;
+	if (g_model.refunds_tail)
+		g_model.refunds_tail->next = r;
+	else
+		g_model.refunds = r;
+	g_model.refunds_tail = r;
+	if (strcmp(r->status, "initiated") == 0)
+		queue_insert(r);
 }
 
 /* Moves a refund; the wallet and remainder follow. No effect on rpay. */
@@ -162,16 +219,12 @@ static void refund_transition(struct refund *r, const char *st, int64_t at)
 {
 	if (strcmp(r->status, st) == 0)
 		return;
-	bool was = refund_unsettled(r->status), now = refund_unsettled(st);
-	if (was && !now)
-		g_model.unsettled--;
-	else if (!was && now)
-		g_model.unsettled++;
 	struct owner *o = &g_model.owners[r->owner];
 	if (strcmp(r->status, "failed") == 0) {
 		/* leaving failed: take the wallet's part again */
 		o->wallet -= r->from_wallet;
 		o->wallet_updated = at;
+		r->payment->refunded += r->amount;
 		r->failed_at = 0;
 	}
 	if (strcmp(st, "completed") == 0) {
@@ -180,9 +233,14 @@ static void refund_transition(struct refund *r, const char *st, int64_t at)
 		r->failed_at = at;
 		o->wallet += r->from_wallet;
 		o->wallet_updated = at;
+		r->payment->refunded -= r->amount;
 	}
 	snprintf(r->status, sizeof r->status, "%s", st);
 	r->last_updated = at;
+	if (strcmp(st, "initiated") == 0)
+		queue_insert(r);
+	else
+		queue_remove(r);
 }
 
 static void set_status_fields(struct payment *p, const char *status,
@@ -246,25 +304,17 @@ void refund_set_status(struct refund *r, const char *status, int64_t at)
 
 int64_t refund_remaining(const struct payment *p)
 {
-	int64_t left = p->amount;
-	for (const struct refund *r = p->refunds; r; r = r->next_of_payment)
-		if (strcmp(r->status, "failed") != 0)
-			left -= r->amount;
-	return left;
+	return p->amount - p->refunded;
 }
 
 void settle_refunds(int64_t now)
 {
 	long settle = g_set.refund_settle_ms;
-	if (settle <= 0 || g_model.unsettled == 0)
+	if (settle <= 0)
 		return;
-	for (struct refund *r = g_model.refunds; r; r = r->next) {
-		if (strcmp(r->status, "initiated") != 0)
-			continue;
-		int64_t due = r->created_at + settle;
-		if (due <= now)
-			refund_set_status(r, "completed", due);
-	}
+	struct refund *r;
+	while ((r = g_model.uhead) && r->created_at + settle <= now)
+		refund_set_status(r, "completed", r->created_at + settle);
 }
 
 /* ------------------------------------------------- payments from fields */
@@ -306,7 +356,7 @@ int payment_from_fields(json_object *o, char *err, size_t errlen,
 	status = json_object_get_string(v);
 	if (!json_object_object_get_ex(o, "amount", &v) ||
 	    !json_object_is_type(v, json_type_int) ||
-	    (amount = json_object_get_int64(v)) <= 0)
+	    (amount = json_object_get_int64(v)) <= 0 || amount > MAX_KOBO)
 		return bad(err, errlen, "amount");
 	if (json_object_object_get_ex(o, "currency", &v) &&
 	    !json_object_is_type(v, json_type_null) &&
@@ -394,7 +444,7 @@ static int seed_wallet(int64_t *out, char *err, size_t errlen)
 	if (!g_seed || !json_object_object_get_ex(g_seed, "wallet", &v))
 		return 0;
 	if (!json_object_is_type(v, json_type_int) ||
-	    json_object_get_int64(v) < 0) {
+	    json_object_get_int64(v) < 0 || json_object_get_int64(v) > MAX_KOBO) {
 		snprintf(err, errlen, "seed: invalid wallet");
 		return -1;
 	}
@@ -474,6 +524,8 @@ void model_free(void)
 		pn = po->next;
 		free(po);
 	}
+	for (size_t i = 0; i < g_model.nowners; i++)
+		free(g_model.owners[i].pays);
 	free(g_model.owners);
 	free(g_model.key_owner);
 	memset(&g_model, 0, sizeof g_model);

@@ -134,7 +134,7 @@ static int get_pos_int(const struct api_req *rq, const char *k, int64_t *out)
 	if (json_object_is_type(v, json_type_int)) {
 		errno = 0;
 		*out = json_object_get_int64(v);
-		return *out > 0 ? FA_OK : FA_BAD;
+		return *out > 0 && *out <= MAX_KOBO ? FA_OK : FA_BAD;
 	}
 	if (rq->form && json_object_is_type(v, json_type_string)) {
 		const char *s = json_object_get_string(v);
@@ -143,7 +143,7 @@ static int get_pos_int(const struct api_req *rq, const char *k, int64_t *out)
 			return FA_BAD;
 		errno = 0;
 		long long n = strtoll(s, &end, 10);
-		if (errno || *end || n <= 0)
+		if (errno || *end || n <= 0 || n > MAX_KOBO)
 			return FA_BAD;
 		*out = n;
 		return FA_OK;
@@ -216,24 +216,15 @@ static void do_list(const struct api_req *rq, int owner, struct resp *out)
 	if (limit > 100)
 		limit = 100;
 
-	int64_t total = 0;
-	for (size_t i = 0; i < g_model.npays; i++)
-		if (g_model.pays[i]->owner == owner)
-			total++;
+	struct owner *o = &g_model.owners[owner];
+	int64_t total = (int64_t)o->npays;
 	int64_t pages = total ? (total + limit - 1) / limit : 1;
-	int64_t skip = page - 1 > (total / limit) ? total : (page - 1) * limit;
+	int64_t skip = (page - 1) * limit;	/* page, limit <= 10^15, 100 */
 
 	json_object *arr = json_object_new_array();
-	int64_t seen = 0;
-	for (size_t i = g_model.npays; i-- > 0 &&
-	     (int64_t)json_object_array_length(arr) < limit;) {
-		struct payment *p = g_model.pays[i];
-		if (p->owner != owner)
-			continue;
-		if (seen++ < skip)
-			continue;
-		json_object_array_add(arr, shape_payment(p, true));
-	}
+	for (int64_t i = total - 1 - skip; i >= 0 && i > total - 1 - skip - limit;
+	     i--)
+		json_object_array_add(arr, shape_payment(o->pays[i], true));
 
 	json_object *pg = json_object_new_object();
 	json_object_object_add(pg, "totalDocs", json_object_new_int64(total));
@@ -245,8 +236,7 @@ static void do_list(const struct api_req *rq, int owner, struct resp *out)
 	json_object_object_add(pg, "page", json_object_new_int64(page));
 	json_object_object_add(pg, "totalPages", json_object_new_int64(pages));
 	json_object_object_add(pg, "pagingCounter",
-			       json_object_new_int64(page - 1 > total ? total + 1 :
-						     (page - 1) * limit + 1));
+			       json_object_new_int64(skip + 1));
 	json_object_object_add(pg, "prevPage", page > 1 ?
 			       json_object_new_int64(page - 1) : NULL);
 	json_object_object_add(pg, "nextPage", page < pages ?
@@ -409,17 +399,7 @@ static void do_refund(const struct api_req *rq, int owner, struct resp *out)
 	r->reason = reason ? xstrdup(reason) : NULL;
 	strcpy(r->status, "initiated");
 	r->created_at = r->last_updated = now;
-	if (p->refunds_tail)
-		p->refunds_tail->next_of_payment = r;
-	else
-		p->refunds = r;
-	p->refunds_tail = r;
-	if (g_model.refunds_tail)
-		g_model.refunds_tail->next = r;
-	else
-		g_model.refunds = r;
-	g_model.refunds_tail = r;
-	g_model.unsettled++;
+	refund_add(r);
 	o->wallet -= from_wallet;
 	o->wallet_updated = now;
 	counters_refund(p->id, want);

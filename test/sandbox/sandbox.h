@@ -17,6 +17,7 @@
 
 #define OID_LEN 24
 #define MAX_STATUS 40
+#define MAX_KOBO 1000000000000000LL	/* 10^15: sums never overflow */
 
 /* ------------------------------------------------------------ messages */
 
@@ -111,10 +112,10 @@ char *b64url_decode(const char *s, size_t n, size_t *outlen);
 char *json_dump(json_object *o);	/* malloc'd compact text */
 json_object *json_parse_body(const char *s, size_t n);
 
-/* interruptible sleep: returns false when cut short by shutdown */
-bool sb_sleep_ms(long ms);
-void sb_wake_all(void);
-bool sb_stopping(void);
+/* Sleeps a stop may cut short (see util.c); false when cut short. */
+bool sb_sleep_ms(long ms);	/* latency, delay, trickle: up to the grace */
+bool sb_hang_ms(long ms);	/* hang faults: end at once on stop */
+void sb_begin_stop(long grace_ms);
 
 /* string-keyed map with insertion order */
 struct smap_ent {
@@ -129,7 +130,6 @@ struct smap {
 	size_t nb, n;
 	struct smap_ent *ohead, *otail;
 };
-void smap_init(struct smap *m);
 void *smap_get(const struct smap *m, const char *key);
 void smap_put(struct smap *m, const char *key, void *val);	/* new key */
 void *smap_del(struct smap *m, const char *key);	/* returns val */
@@ -159,6 +159,7 @@ struct payment {
 	char *schedule;		/* JSON text or NULL */
 	int64_t created_at, last_updated;
 	bool credits_wallet, credited;
+	int64_t refunded;		/* sum of refunds that have not failed */
 	struct refund *refund_of;	/* set on refund payments */
 	struct refund *refunds;		/* refunds against this payment */
 	struct refund *refunds_tail;
@@ -181,6 +182,8 @@ struct refund {
 	int64_t success_at, failed_at;	/* 0 = null */
 	struct refund *next_of_payment;
 	struct refund *next;		/* all refunds */
+	struct refund *uprev, *unext;	/* settle queue (initiated ones) */
+	bool queued;
 };
 
 struct payout {
@@ -201,6 +204,8 @@ struct owner {
 	char wallet_id[OID_LEN + 1];
 	int64_t wallet;
 	int64_t wallet_updated;
+	struct payment **pays;		/* this owner's, creation order */
+	size_t npays, cpays;
 };
 
 struct model {
@@ -212,7 +217,7 @@ struct model {
 	struct payment **buckets;
 	size_t nbuckets;
 	struct refund *refunds, *refunds_tail;
-	size_t unsettled;		/* refunds still initiated/pending */
+	struct refund *uhead, *utail;	/* initiated refunds by created_at */
 	struct payout *payouts, *payouts_tail;
 };
 
@@ -231,6 +236,7 @@ void payment_set_status(struct payment *p, const char *status,
 const char *default_response_status(const char *status, const char *given);
 struct refund *refund_find(const char *id);
 void refund_set_status(struct refund *r, const char *status, int64_t at);
+void refund_add(struct refund *r);	/* links a new initiated refund */
 int64_t refund_remaining(const struct payment *p);
 void settle_refunds(int64_t now);
 int seed_apply(json_object *seed, char *err, size_t errlen);
@@ -330,7 +336,6 @@ bool fault_take(int route, const char *payment_id, struct fault *copy);
 void fault_copy_free(struct fault *f);
 json_object *faults_list(void);
 void faults_clear(void);		/* caller holds g_lock */
-const char *fault_kind_name(enum fault_kind k);
 extern long g_faults_fired;
 
 /* -------------------------------------------- counters, idempotency, rate */
@@ -366,6 +371,8 @@ void sandbox_free_all(void);	/* at exit */
 /* ---------------------------------------------------------------- http */
 
 struct MHD_Daemon *http_start(char *err, size_t errlen);
+long http_in_flight(void);	/* requests begun and not yet completed */
+void http_free(void);
 void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -215,10 +215,17 @@ char *b64url_decode(const char *s, size_t n, size_t *outlen)
 
 /* ----------------------------------------------------------------- sleep */
 
+/*
+ * Sleeps that a stop can shorten. Once stopping, a hang ends at once (it
+ * would end without a response anyway); any other sleep (latency, delay,
+ * trickle) runs on so the in-flight response completes, but never past
+ * the grace deadline.
+ */
 static pthread_mutex_t sleep_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t sleep_cv;
 static pthread_once_t sleep_once = PTHREAD_ONCE_INIT;
 static bool stopping;
+static struct timespec grace_end;
 
 static void sleep_init(void)
 {
@@ -229,49 +236,70 @@ static void sleep_init(void)
 	pthread_condattr_destroy(&a);
 }
 
-bool sb_sleep_ms(long ms)
+static void ts_add_ms(struct timespec *t, long ms)
 {
-	if (ms <= 0)
-		return !sb_stopping();
-	pthread_once(&sleep_once, sleep_init);
-	struct timespec dl;
-	clock_gettime(CLOCK_MONOTONIC, &dl);
-	dl.tv_sec += ms / 1000;
-	dl.tv_nsec += (ms % 1000) * 1000000L;
-	if (dl.tv_nsec >= 1000000000L) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000L;
+	t->tv_sec += ms / 1000;
+	t->tv_nsec += (ms % 1000) * 1000000L;
+	if (t->tv_nsec >= 1000000000L) {
+		t->tv_sec++;
+		t->tv_nsec -= 1000000000L;
 	}
-	pthread_mutex_lock(&sleep_mu);
-	while (!stopping) {
-		if (pthread_cond_timedwait(&sleep_cv, &sleep_mu, &dl) != 0)
-			break;	/* timed out */
-	}
-	bool ok = !stopping;
-	pthread_mutex_unlock(&sleep_mu);
-	return ok;
 }
 
-void sb_wake_all(void)
+static bool ts_before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec ||
+	       (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+static bool sleep_until(long ms, bool hang)
+{
+	pthread_once(&sleep_once, sleep_init);
+	struct timespec end;
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	ts_add_ms(&end, ms > 0 ? ms : 0);
+	bool full = false;
+	pthread_mutex_lock(&sleep_mu);
+	for (;;) {
+		struct timespec dl = end;
+		if (stopping) {
+			if (hang)
+				break;
+			if (ts_before(&grace_end, &dl))
+				dl = grace_end;
+		}
+		if (pthread_cond_timedwait(&sleep_cv, &sleep_mu, &dl) != 0) {
+			/* reached dl: the whole sleep, or the grace end */
+			full = !ts_before(&dl, &end);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&sleep_mu);
+	return full;
+}
+
+bool sb_sleep_ms(long ms)
+{
+	return ms <= 0 ? true : sleep_until(ms, false);
+}
+
+bool sb_hang_ms(long ms)
+{
+	return ms <= 0 ? true : sleep_until(ms, true);
+}
+
+void sb_begin_stop(long grace_ms)
 {
 	pthread_once(&sleep_once, sleep_init);
 	pthread_mutex_lock(&sleep_mu);
+	clock_gettime(CLOCK_MONOTONIC, &grace_end);
+	ts_add_ms(&grace_end, grace_ms);
 	stopping = true;
 	pthread_cond_broadcast(&sleep_cv);
 	pthread_mutex_unlock(&sleep_mu);
 }
 
-bool sb_stopping(void)
-{
-	return __atomic_load_n(&stopping, __ATOMIC_RELAXED);
-}
-
 /* ------------------------------------------------------------ string map */
-
-void smap_init(struct smap *m)
-{
-	memset(m, 0, sizeof *m);
-}
 
 static size_t smap_slot(const struct smap *m, const char *key)
 {
