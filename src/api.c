@@ -56,8 +56,6 @@ static char *quote_clip(const char *s);
 static char *check_object_id(text *arg, const char *argname, const char *what);
 static void check_endpoint(const char *endpoint);
 static void call_okra(const char *endpoint, StringInfo body, OkraAnswer *ans);
-static bool input_datum(PGFunction infunc, char *str, Oid typioparam,
-						Datum *result);
 static Datum response_jsonb(const char *endpoint, const OkraAnswer *ans);
 static TupleDesc result_tupdesc(FunctionCallInfo fcinfo, int natts);
 static Datum text_or_null(const char *s, bool *isnull);
@@ -173,26 +171,6 @@ call_okra(const char *endpoint, StringInfo body, OkraAnswer *ans)
 }
 
 /*
- * Run a type input function; false if the input is invalid (PostgreSQL
- * 16 and later; before that an invalid input raises its own error).
- */
-static bool
-input_datum(PGFunction infunc, char *str, Oid typioparam, Datum *result)
-{
-#ifdef OKRA_HAVE_SOFT_INPUT_ERRORS
-	ErrorSaveContext escontext = {T_ErrorSaveContext};
-
-	return DirectInputFunctionCallSafe(infunc, str, typioparam, -1,
-									   (Node *) &escontext, result);
-#else
-	*result = DirectFunctionCall3(infunc, CStringGetDatum(str),
-								  ObjectIdGetDatum(typioparam),
-								  Int32GetDatum(-1));
-	return true;
-#endif
-}
-
-/*
  * The whole response body as jsonb, in the server encoding.
  */
 static Datum
@@ -201,8 +179,11 @@ response_jsonb(const char *endpoint, const OkraAnswer *ans)
 	char	   *text;
 	Datum		result;
 
-	text = pg_any_to_server(ans->http.body, (int) ans->http.body_len, PG_UTF8);
-	if (!input_datum(jsonb_in, text, InvalidOid, &result))
+	text = okra_utf8_to_server(ans->http.body, ans->http.body_len, false);
+	if (text == NULL)
+		okra_error_invalid_response(endpoint, ans->http.status,
+									"the body has characters the database encoding cannot hold", NULL);
+	if (!okra_safe_input(jsonb_in, text, InvalidOid, &result))
 		okra_error_invalid_response(endpoint, ans->http.status,
 									"the body cannot be stored as jsonb", NULL);
 	return result;
@@ -269,6 +250,11 @@ payment_call(FunctionCallInfo fcinfo, const char *endpoint,
 	if (!okra_json_payment(ans.doc, keys, &f, &why))
 		okra_error_invalid_response(endpoint, ans.http.status,
 									"unexpected shape", why);
+	if (f.payment_id != NULL && strcmp(f.payment_id, payment_id) != 0)
+		okra_error_invalid_response(endpoint, ans.http.status,
+									psprintf("the answer is about payment \"%s\"",
+											 quote_clip(f.payment_id)),
+									NULL);
 
 	memset(nulls, 0, sizeof(nulls));
 	values[0] = text_or_null(f.payment_id, &nulls[0]);
@@ -389,7 +375,7 @@ okra_refund(PG_FUNCTION_ARGS)
 	nulls[10] = true;
 	values[10] = (Datum) 0;
 	if (f.created_at != NULL &&
-		input_datum(timestamptz_in, f.created_at, InvalidOid, &values[10]))
+		okra_safe_input(timestamptz_in, f.created_at, InvalidOid, &values[10]))
 		nulls[10] = false;
 	values[11] = response_jsonb(endpoint, &ans);
 	okra_json_free(ans.doc);

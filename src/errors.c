@@ -84,6 +84,8 @@ okra_error_outcome_unknown(const char *endpoint, const char *reason,
 			errmsg("outcome of Okra API request \"%s\" is unknown: %s",
 				   endpoint, reason),
 			detail && detail[0] ? errdetail_internal("%s", detail) : 0,
+			okra_endpoint_is_read_only(endpoint) ?
+			errhint("This request only reads, so it is safe to retry.") :
 			errhint(OKRA_VERIFY_HINT));
 }
 

@@ -189,20 +189,16 @@ get_data_key(json_object *root, const char *key)
 }
 
 /*
- * Copy UTF-8 text into a palloc'd string in the server encoding; NULL if
- * it is not valid UTF-8 (a \u escape of a lone surrogate, a NUL).
+ * Copy UTF-8 text into a palloc'd string in the server encoding (with
+ * \uXXXX for what that encoding lacks); NULL if it is not valid UTF-8 (a
+ * \u escape of a lone surrogate, a NUL).
  */
 static char *
 to_server(const char *s, size_t len)
 {
-	char	   *conv;
-
 	if (pg_verify_mbstr(PG_UTF8, s, (int) len, true) != true)
 		return NULL;
-	conv = pg_any_to_server(s, (int) len, PG_UTF8);
-	if (conv == s)
-		conv = pnstrdup(s, len);
-	return conv;
+	return okra_utf8_to_server(s, len, true);
 }
 
 /*
@@ -258,9 +254,17 @@ get_int64(json_object *obj, const char *key, int64 *out)
 	switch (json_object_get_type(v))
 	{
 		case json_type_int:
-			errno = 0;
+
+			/*
+			 * json-c clamps out-of-range integers to INT64_MIN/INT64_MAX
+			 * without saying so.  No amount is INT64_MIN, and a clamped
+			 * maximum shows as a larger unsigned value.
+			 */
 			*out = json_object_get_int64(v);
-			if (errno != 0 || *out == PG_INT64_MAX)
+			if (*out == PG_INT64_MIN)
+				return -1;
+			if (*out == PG_INT64_MAX &&
+				json_object_get_uint64(v) != (uint64) PG_INT64_MAX)
 				return -1;
 			return 1;
 		case json_type_double:

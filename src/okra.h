@@ -12,6 +12,7 @@
 #ifndef OKRA_H
 #define OKRA_H
 
+#include "fmgr.h"
 #include "utils/elog.h"
 
 #ifndef OKRA_VERSION
@@ -79,5 +80,10 @@ extern void okra_error_invalid_response(const char *endpoint, long http_status,
 extern void okra_error_rejected(const char *endpoint, long http_status,
 								const OkraErrorBody *err) pg_attribute_noreturn();
 extern bool okra_endpoint_is_read_only(const char *endpoint);
+
+/* safe.c */
+extern bool okra_safe_input(PGFunction infunc, char *str, Oid typioparam,
+							Datum *result);
+extern char *okra_utf8_to_server(const char *s, size_t len, bool escape);
 
 #endif							/* OKRA_H */

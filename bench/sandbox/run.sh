@@ -52,12 +52,19 @@ rawlog=$outdir/sandbox-wrk.log
 sandbox_pid=
 static_pid=
 
-cleanup() {
-	local pid
+cleanup() { # SIGTERM our two servers, SIGKILL whichever is not gone in 5 s
+	local pid _
 	for pid in $sandbox_pid $static_pid; do
 		kill -TERM "$pid" 2>/dev/null || true
 	done
 	for pid in $sandbox_pid $static_pid; do
+		for _ in $(seq 50); do
+			case $(ps -o stat= -p "$pid" 2>/dev/null) in
+			'' | Z*) break ;;
+			esac
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 	done
 	rm -rf "$work"
@@ -154,6 +161,7 @@ field() { # field NAME LINE
 	sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"
 }
 
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "warming up ($WARMUP each)..." >&2
 run_wrk "$static_url" "$WARMUP" >/dev/null
 run_wrk "$sandbox_url" "$WARMUP" >/dev/null
@@ -220,6 +228,7 @@ fi
 	echo "date:     $(date -u '+%Y-%m-%d %H:%M UTC')"
 	# shellcheck source=/dev/null
 	echo "machine:  $(. /etc/os-release 2>/dev/null; echo "${PRETTY_NAME:-?}"), kernel $(uname -r), $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)"
+	echo "load:     $load_start at start, $(cut -d' ' -f1-3 /proc/loadavg) at end (1/5/15 min; other work on the machine skews both servers)"
 	echo "tools:    $(wrk -v 2>&1 | head -n1 | awk '{print $1, $2}'), libmicrohttpd $(pkg-config --modversion libmicrohttpd 2>/dev/null || echo '?')"
 	echo "wrk:      -t$THREADS -c$CONNS -d$DURATION (keep-alive), warm-up $WARMUP each, $ROUNDS rounds static/sandbox alternating${WRK_CPUS:+, wrk on CPU $WRK_CPUS}${SERVER_CPUS:+, servers on CPU $SERVER_CPUS}"
 	echo "request:  POST /v2/pay/verify {\"payment_id\":\"$OKRA_BENCH_PAYMENT_ID\"} with Authorization: Bearer <key>"

@@ -1,0 +1,228 @@
+-- The error-path workload of test/valgrind/run.sh: one session, with its
+-- backend under memcheck, makes every kind of okra call fail (and succeed)
+-- :n times in a row, each call caught by a PL/pgSQL EXCEPTION block, then
+-- exits so memcheck runs its leak check on that backend.  A leak of one
+-- block per failed call shows up as a loss record of :n blocks.
+--
+-- psql variables (set by run.sh): sbtls (okra-sandbox's HTTPS port),
+-- closed (a port nobody listens on), dir (the directory with the key files
+-- and ca.pem), n (calls per kind), nslow (calls per kind that each wait for
+-- a timeout), ntls (calls per kind that each make a TLS handshake).
+-- Environment: `ctl` (test/sandbox) on PATH, OKRA_SANDBOX_PORT and
+-- OKRA_SANDBOX_TLS_PORT and OKRA_TEST_CA set; faults are armed with "count": n, so each
+-- fires for exactly the calls of its loop.
+--
+-- Each kind's outcome is one line "VGCHECK ok|FAIL <kind> ..." at the end:
+-- the SQLSTATE every call of that kind must have raised (00000: success),
+-- so the run proves the paths it claims to exercise were taken.
+
+\set ON_ERROR_STOP 1
+\pset pager off
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS okra;
+SELECT 'VGPID ' || pg_backend_pid() AS vgpid \gset
+\echo :vgpid
+\! ctl POST reset >/dev/null
+
+CREATE TEMP TABLE vg_hits (seq serial, kind text, expect text, state text);
+
+-- vg_loop(kind, expect, n, sql): run sql n times ($i replaced by 1..n),
+-- catching whatever it raises, and record each outcome's SQLSTATE.
+CREATE FUNCTION pg_temp.vg_loop(kind text, expect text, n int, q text)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+	st text;
+BEGIN
+	FOR i IN 1..n LOOP
+		BEGIN
+			EXECUTE replace(q, '$i', i::text);
+			st := '00000';
+		EXCEPTION WHEN OTHERS OR query_canceled THEN
+			GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE;
+		END;
+		INSERT INTO vg_hits (kind, expect, state) VALUES (kind, expect, st);
+	END LOOP;
+END $$;
+
+-- vg_once(kind, expect, sql): the same for one call, for statements that
+-- must each be a top-level statement (statement_timeout)
+CREATE FUNCTION pg_temp.vg_once(kind text, expect text, q text)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM pg_temp.vg_loop(kind, expect, 1, q);
+END $$;
+
+---------------------------------------------------------------- successes
+SELECT pg_temp.vg_loop('ok verify', '00000', :n,
+	$q$SELECT okra_verify('64a000000000000000000001')$q$);
+SELECT pg_temp.vg_loop('ok request pay/list', '00000', :n,
+	$q$SELECT okra_request('pay/list', '{"limit": 5}')$q$);
+SELECT pg_temp.vg_loop('ok refund', '00000', :n,
+	$q$SELECT okra_refund('64a000000000000000000007', 1, 'valgrind $i')$q$);
+SELECT pg_temp.vg_loop('ok initiate+cancel', '00000', :n / 2,
+	$q$SELECT okra_cancel(okra_request('pay/initiate', '{"account_to_debit": "64b0000000000000000000a1", "amount": 100, "currency": "NGN"}') #>> '{data,payment,id}')$q$);
+
+---------------------------------------------------------------- 22023: inputs, nothing sent
+SELECT pg_temp.vg_loop('22023 inputs', '22023', :n, $q$SELECT CASE $i % 8
+	WHEN 0 THEN okra_verify('xyz')::text
+	WHEN 1 THEN okra_verify(NULL)::text
+	WHEN 2 THEN okra_refund('64a000000000000000000001', -5)::text
+	WHEN 3 THEN okra_refund('64a000000000000000000001', 1, NULL, 'not-an-account')::text
+	WHEN 4 THEN okra_request('/pay/list', '{}')::text
+	WHEN 5 THEN okra_request('pay/list', '[1, 2]')::text
+	WHEN 6 THEN okra_request('pay/../x', '{}')::text
+	ELSE okra_cancel(repeat('z', 500))::text END$q$);
+
+---------------------------------------------------------------- Okra's rejections
+SELECT okra_refund('64a000000000000000000002') \g /dev/null
+SELECT pg_temp.vg_loop('OK001 duplicate refund', 'OK001', :n,
+	$q$SELECT okra_refund('64a000000000000000000002')$q$);
+SELECT pg_temp.vg_loop('OK002 refund too large', 'OK002', :n,
+	$q$SELECT okra_refund('64a000000000000000000003', 99999999)$q$);
+SELECT pg_temp.vg_loop('OK003 not refundable', 'OK003', :n,
+	$q$SELECT okra_refund('64a00000000000000000000a', 10)$q$);
+\! ctl POST wallet '{"amount": 0}' >/dev/null
+SELECT pg_temp.vg_loop('OK004 wallet short', 'OK004', :n,
+	$q$SELECT okra_refund('64a000000000000000000004', 100)$q$);
+\! ctl POST wallet '{"amount": 10000000}' >/dev/null
+SELECT pg_temp.vg_loop('OK005 not cancellable', 'OK005', :n,
+	$q$SELECT okra_cancel('64a000000000000000000001')$q$);
+SELECT pg_temp.vg_loop('OK006 not found', 'OK006', :n,
+	$q$SELECT okra_verify('64a0000000000000000000ff')$q$);
+SELECT set_config('okra.api_key_file', :'dir' || '/wrong.key', false) \g /dev/null
+SELECT pg_temp.vg_loop('OK007 wrong key', 'OK007', :n,
+	$q$SELECT okra_verify('64a000000000000000000001')$q$);
+RESET okra.api_key_file;
+\! ctl POST config '{"rate_limit": 1}' >/dev/null
+DO $$ BEGIN PERFORM okra_verify('64a000000000000000000001'); EXCEPTION WHEN OTHERS THEN NULL; END $$;
+SELECT pg_temp.vg_loop('OK008 rate limited', 'OK008', :n,
+	$q$SELECT okra_verify('64a000000000000000000001')$q$);
+\! ctl POST config '{"rate_limit": 0}' >/dev/null
+SELECT pg_temp.vg_loop('OK009 other rejection', 'OK009', :n,
+	$q$SELECT okra_request('pay/get/id', '{}')$q$);
+
+---------------------------------------------------------------- faults: outcome unknown (OK010)
+SELECT format('{"kind": "after_status", "status": 500, "route": "pay/refund", "count": %s}', :n) AS f \gset
+\setenv VG_FAULT :f
+\! ctl POST faults "$VG_FAULT" >/dev/null
+SELECT pg_temp.vg_loop('OK010 after_status 500', 'OK010', :n,
+	$q$SELECT okra_refund('64a000000000000000000006', 1)$q$);
+SELECT format('{"kind": "after_drop", "route": "pay/refund", "count": %s}', :n) AS f \gset
+\setenv VG_FAULT :f
+\! ctl POST faults "$VG_FAULT" >/dev/null
+SELECT pg_temp.vg_loop('OK010 after_drop', 'OK010', :n,
+	$q$SELECT okra_refund('64a000000000000000000006', 1)$q$);
+SELECT format('{"kind": "reset", "bytes": 10, "route": "pay/verify", "count": %s}', :n) AS f \gset
+\setenv VG_FAULT :f
+\! ctl POST faults "$VG_FAULT" >/dev/null
+SELECT pg_temp.vg_loop('OK010 reset', 'OK010', :n,
+	$q$SELECT okra_verify('64a000000000000000000001')$q$);
+SELECT format('{"kind": "truncate", "route": "pay/verify", "count": %s}', :n) AS f \gset
+\setenv VG_FAULT :f
+\! ctl POST faults "$VG_FAULT" >/dev/null
+SELECT pg_temp.vg_loop('OK010 truncate', 'OK010', :n,
+	$q$SELECT okra_verify('64a000000000000000000001')$q$);
+SELECT format('{"kind": "html", "status": 502, "route": "pay/verify", "count": %s}', :n) AS f \gset
+\setenv VG_FAULT :f
+\! ctl POST faults "$VG_FAULT" >/dev/null
+SELECT pg_temp.vg_loop('OK010 html 502', 'OK010', :n,
+	$q$SELECT okra_verify('64a000000000000000000001')$q$);
+SELECT format('{"kind": "timeout503", "route": "pay/verify", "count": %s}', :n) AS f \gset
+\setenv VG_FAULT :f
+\! ctl POST faults "$VG_FAULT" >/dev/null
+SELECT pg_temp.vg_loop('OK010 timeout503', 'OK010', :n,
+	$q$SELECT okra_verify('64a000000000000000000001')$q$);
+SET okra.request_timeout = '250ms';
+SELECT format('{"kind": "hang", "ms": 1500, "route": "pay/verify", "count": %s}', :nslow) AS f \gset
+\setenv VG_FAULT :f
+\! ctl POST faults "$VG_FAULT" >/dev/null
+SELECT pg_temp.vg_loop('OK010 hang past okra.request_timeout', 'OK010', :nslow,
+	$q$SELECT okra_verify('64a000000000000000000001')$q$);
+RESET okra.request_timeout;
+
+---------------------------------------------------------------- faults: invalid response (OK011)
+SET okra.max_response_size = '2kB';
+SELECT format('{"kind": "size", "bytes": 100000, "route": "pay/verify", "count": %s}', :n) AS f \gset
+\setenv VG_FAULT :f
+\! ctl POST faults "$VG_FAULT" >/dev/null
+SELECT pg_temp.vg_loop('OK011 over okra.max_response_size', 'OK011', :n,
+	$q$SELECT okra_verify('64a000000000000000000001')$q$);
+RESET okra.max_response_size;
+SELECT format('{"kind": "status", "status": 200, "body": "<html>not json</html>", "content_type": "text/html", "route": "pay/verify", "count": %s}', :n) AS f \gset
+\setenv VG_FAULT :f
+\! ctl POST faults "$VG_FAULT" >/dev/null
+SELECT pg_temp.vg_loop('OK011 not JSON', 'OK011', :n,
+	$q$SELECT okra_verify('64a000000000000000000001')$q$);
+SELECT format('{"kind": "status", "status": 200, "body": "{\"status\": \"success\", \"data\": {\"payment_status\": {\"_id\": \"x\", \"amount\": [1]}}}", "route": "pay/verify", "count": %s}', :n) AS f \gset
+\setenv VG_FAULT :f
+\! ctl POST faults "$VG_FAULT" >/dev/null
+SELECT pg_temp.vg_loop('OK011 wrong shape (parsed tree alive at ERROR)', 'OK011', :n,
+	$q$SELECT okra_verify('64a000000000000000000001')$q$);
+SELECT format('{"kind": "status", "status": 200, "body": "{\"status\": \"success\", \"data\": {\"refund\": {\"amount\": 5}, \"x\": [1, 2, {\"y\": null}", "route": "pay/refund", "count": %s}', :n) AS f \gset
+\setenv VG_FAULT :f
+\! ctl POST faults "$VG_FAULT" >/dev/null
+SELECT pg_temp.vg_loop('OK011 incomplete JSON', 'OK011', :n,
+	$q$SELECT okra_refund('64a000000000000000000006', 1)$q$);
+
+---------------------------------------------------------------- 55000 and 08001: nothing sent
+SELECT set_config('okra.api_key_file', :'dir' || '/no-such.key', false) \g /dev/null
+SELECT pg_temp.vg_loop('55000 key file missing', '55000', :n,
+	$q$SELECT okra_verify('64a000000000000000000001')$q$);
+RESET okra.api_key_file;
+SELECT set_config('okra.base_url', format('http://127.0.0.1:%s/v2', :'closed'), false) \g /dev/null
+SELECT pg_temp.vg_loop('08001 closed port', '08001', :n,
+	$q$SELECT okra_verify('64a000000000000000000001')$q$);
+SELECT set_config('okra.base_url', format('https://127.0.0.1:%s/v2', :'sbtls'), false) \g /dev/null
+SELECT pg_temp.vg_loop('08001 TLS certificate not trusted', '08001', :ntls,
+	$q$SELECT okra_verify('64a000000000000000000001')$q$);
+SELECT set_config('okra.ca_file', :'dir' || '/ca.pem', false) \g /dev/null
+SELECT pg_temp.vg_loop('ok verify over TLS', '00000', :n,
+	$q$SELECT okra_verify('64a000000000000000000001')$q$);
+SELECT format('{"kind": "reset", "route": "pay/verify", "count": %s}', :ntls) AS f \gset
+\setenv VG_FAULT :f
+\! curl -sS --cacert "$OKRA_TEST_CA" -H 'Content-Type: application/json' --data-binary "$VG_FAULT" "https://127.0.0.1:$OKRA_SANDBOX_TLS_PORT/_sandbox/faults" >/dev/null
+SELECT pg_temp.vg_loop('OK010 reset over TLS', 'OK010', :ntls,
+	$q$SELECT okra_verify('64a000000000000000000001')$q$);
+SELECT pg_temp.vg_loop('OK006 not found over TLS', 'OK006', :n,
+	$q$SELECT okra_verify('64a0000000000000000000ff')$q$);
+RESET okra.ca_file;
+RESET okra.base_url;
+
+---------------------------------------------------------------- 57014: statement_timeout mid-transfer
+-- statement_timeout is per top-level statement: one statement per call.
+-- trickle: the body is arriving, a byte at a time, when the timeout fires;
+-- hang: the request went out and no answer has come.
+SELECT format('{"kind": "trickle", "ms": 40, "chunk": 1, "route": "pay/verify", "count": %s}', :nslow) AS f \gset
+\setenv VG_FAULT :f
+\! ctl POST faults "$VG_FAULT" >/dev/null
+SET statement_timeout = '300ms';
+SELECT format($g$SELECT pg_temp.vg_once('57014 statement_timeout mid-body', '57014', %L)$g$,
+	$q$SELECT okra_verify('64a000000000000000000001')$q$)
+	FROM generate_series(1, :nslow) \gexec
+RESET statement_timeout;
+\! ctl DELETE faults >/dev/null
+SELECT format('{"kind": "hang", "ms": 1500, "route": "pay/refund", "count": %s}', :nslow) AS f \gset
+\setenv VG_FAULT :f
+\! ctl POST faults "$VG_FAULT" >/dev/null
+SET statement_timeout = '300ms';
+SELECT format($g$SELECT pg_temp.vg_once('57014 statement_timeout waiting for the answer', '57014', %L)$g$,
+	$q$SELECT okra_refund('64a000000000000000000006', 1)$q$)
+	FROM generate_series(1, :nslow) \gexec
+RESET statement_timeout;
+\! ctl DELETE faults >/dev/null
+
+---------------------------------------------------------------- and the session still works
+SELECT pg_temp.vg_loop('ok verify at the end', '00000', 10,
+	$q$SELECT okra_verify('64a000000000000000000001')$q$);
+
+-- the verdicts
+\pset format unaligned
+\pset tuples_only on
+SELECT format('VGCHECK %s %s: %s', CASE WHEN ok THEN 'ok  ' ELSE 'FAIL' END, kind, detail)
+FROM (
+	SELECT min(seq) AS first, kind,
+		bool_and(state = expect) AS ok,
+		format('%s calls, expected %s, got %s', count(*), min(expect),
+			string_agg(DISTINCT state, ',')) AS detail
+	FROM vg_hits GROUP BY kind
+) s ORDER BY first;
