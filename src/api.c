@@ -8,7 +8,9 @@
  * request body, makes one call through http.c, and turns the answer into
  * its result: a composite built from the function's declared result type
  * (never looked up through search_path), or the whole body as jsonb.
- * Anything that is not a success is raised through errors.c.
+ * Anything that is not a success is raised through errors.c.  A call that
+ * succeeded is recorded in the ledger (ledger.c) before it returns; one to
+ * an endpoint that may move money logs a line when it fails.
  *
  *-------------------------------------------------------------------------
  */
@@ -26,6 +28,7 @@
 
 #include "compat.h"
 #include "http.h"
+#include "ledger.h"
 #include "okra.h"
 #include "okra_json.h"
 
@@ -46,6 +49,17 @@ typedef struct OkraAnswer
 	OkraJsonDoc *doc;
 } OkraAnswer;
 
+/* What a call sends, and the ledger record it fills in */
+typedef struct OkraCall
+{
+	const char *endpoint;
+	const char *payment_id;		/* for the log line; may be NULL */
+	StringInfoData body;
+	OkraLedgerCall record;
+} OkraCall;
+
+typedef Datum (*OkraCallBody) (FunctionCallInfo fcinfo, OkraCall *call);
+
 PG_FUNCTION_INFO_V1(okra_verify);
 PG_FUNCTION_INFO_V1(okra_cancel);
 PG_FUNCTION_INFO_V1(okra_refund);
@@ -55,12 +69,17 @@ PG_FUNCTION_INFO_V1(okra_request);
 static char *quote_clip(const char *s);
 static char *check_object_id(text *arg, const char *argname, const char *what);
 static void check_endpoint(const char *endpoint);
-static void call_okra(const char *endpoint, StringInfo body, OkraAnswer *ans);
+static void call_okra(OkraCall *call, OkraAnswer *ans);
+static Datum logged_call(FunctionCallInfo fcinfo, OkraCall *call,
+						 OkraCallBody fn);
 static Datum response_jsonb(const char *endpoint, const OkraAnswer *ans);
 static TupleDesc result_tupdesc(FunctionCallInfo fcinfo, int natts);
 static Datum text_or_null(const char *s, bool *isnull);
-static Datum payment_call(FunctionCallInfo fcinfo, const char *endpoint,
-						  const char *const *keys);
+static Datum payment_call(FunctionCallInfo fcinfo, const char *endpoint);
+static Datum payment_send(FunctionCallInfo fcinfo, OkraCall *call);
+static Datum refund_send(FunctionCallInfo fcinfo, OkraCall *call);
+static Datum request_send(FunctionCallInfo fcinfo, OkraCall *call);
+static void check_request_endpoint(const char *endpoint);
 
 /*
  * A value quoted back in a message, clipped to OKRA_QUOTE_MAX bytes.
@@ -132,21 +151,27 @@ check_endpoint(const char *endpoint)
 }
 
 /*
- * POST body (server encoding) to endpoint and keep the answer if it is a
- * success; raise the matching error if it is not.
+ * POST the call's body (server encoding) to its endpoint and keep the
+ * answer if it is a success; raise the matching error if it is not.
  */
 static void
-call_okra(const char *endpoint, StringInfo body, OkraAnswer *ans)
+call_okra(OkraCall *call, OkraAnswer *ans)
 {
+	const char *endpoint = call->endpoint;
 	char	   *utf8;
 	char	   *jerr = NULL;
 	bool		is_2xx;
 	OkraErrorBody err;
 
 	/* Okra speaks UTF-8 */
-	utf8 = pg_server_to_any(body->data, body->len, PG_UTF8);
+	utf8 = pg_server_to_any(call->body.data, call->body.len, PG_UTF8);
 
+	call->record.endpoint = endpoint;
+	call->record.request = call->body.data;
+	call->record.started_at = GetCurrentTimestamp();
 	okra_http_post(endpoint, utf8, strlen(utf8), &ans->http);
+	call->record.http_status = ans->http.status;
+	call->record.finished_at = ans->http.received_at;
 
 	if (pg_verify_mbstr(PG_UTF8, ans->http.body, (int) ans->http.body_len, true))
 		ans->doc = okra_json_parse(ans->http.body, ans->http.body_len, &jerr);
@@ -168,6 +193,31 @@ call_okra(const char *endpoint, StringInfo body, OkraAnswer *ans)
 		okra_error_invalid_response(endpoint, ans->http.status,
 									"the body has no \"status\"", NULL);
 	okra_error_rejected(endpoint, ans->http.status, &err);
+}
+
+/*
+ * Run fn, which sends the call and records it.  When the endpoint may move
+ * money, a failure leaves a line in the server log on its way out.
+ */
+static Datum
+logged_call(FunctionCallInfo fcinfo, OkraCall *call, OkraCallBody fn)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile Datum result = (Datum) 0;
+
+	if (okra_endpoint_is_read_only(call->endpoint))
+		return fn(fcinfo, call);
+	PG_TRY();
+	{
+		result = fn(fcinfo, call);
+	}
+	PG_CATCH();
+	{
+		okra_ledger_log_failure(call->endpoint, call->payment_id, cxt);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	return result;
 }
 
 /*
@@ -218,39 +268,52 @@ text_or_null(const char *s, bool *isnull)
 }
 
 /*
- * okra_verify and okra_cancel: POST {"payment_id": ...} and return the
- * payment found under the first of data.<keys> as okra_payment.
+ * okra_verify and okra_cancel: POST {"payment_id": ...}.
  */
 static Datum
-payment_call(FunctionCallInfo fcinfo, const char *endpoint,
-			 const char *const *keys)
+payment_call(FunctionCallInfo fcinfo, const char *endpoint)
 {
-	char	   *payment_id;
-	StringInfoData body;
-	OkraAnswer	ans;
-	OkraPaymentFields f;
-	char	   *why;
-	TupleDesc	tupdesc;
-	Datum		values[OKRA_PAYMENT_NATTS];
-	bool		nulls[OKRA_PAYMENT_NATTS];
+	OkraCall	call = {endpoint};
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				errmsg("payment_id must not be null"));
-	payment_id = check_object_id(PG_GETARG_TEXT_PP(0), "payment_id", "payment");
-	tupdesc = result_tupdesc(fcinfo, OKRA_PAYMENT_NATTS);
+	call.payment_id = check_object_id(PG_GETARG_TEXT_PP(0), "payment_id", "payment");
 
-	initStringInfo(&body);
-	appendStringInfoString(&body, "{\"payment_id\":");
-	escape_json(&body, payment_id);
-	appendStringInfoChar(&body, '}');
+	initStringInfo(&call.body);
+	appendStringInfoString(&call.body, "{\"payment_id\":");
+	escape_json(&call.body, call.payment_id);
+	appendStringInfoChar(&call.body, '}');
 
-	call_okra(endpoint, &body, &ans);
-	if (!okra_json_payment(ans.doc, keys, &f, &why))
+	return logged_call(fcinfo, &call, payment_send);
+}
+
+/*
+ * Send a payment call, record it, and return the payment found under the
+ * first of data.payment_status and data.payment (pay/verify answers with
+ * the former, pay/cancel with the latter) as okra_payment.
+ */
+static Datum
+payment_send(FunctionCallInfo fcinfo, OkraCall *call)
+{
+	static const char *const verify_keys[] = {"payment_status", "payment", NULL};
+	static const char *const cancel_keys[] = {"payment", "payment_status", NULL};
+	const char *endpoint = call->endpoint;
+	bool		is_verify = strcmp(endpoint, "pay/verify") == 0;
+	TupleDesc	tupdesc = result_tupdesc(fcinfo, OKRA_PAYMENT_NATTS);
+	OkraAnswer	ans;
+	OkraPaymentFields f;
+	char	   *why;
+	Datum		values[OKRA_PAYMENT_NATTS];
+	bool		nulls[OKRA_PAYMENT_NATTS];
+	Datum		result;
+
+	call_okra(call, &ans);
+	if (!okra_json_payment(ans.doc, is_verify ? verify_keys : cancel_keys, &f, &why))
 		okra_error_invalid_response(endpoint, ans.http.status,
 									"unexpected shape", why);
-	if (f.payment_id != NULL && strcmp(f.payment_id, payment_id) != 0)
+	if (strcmp(f.payment_id, call->payment_id) != 0)
 		okra_error_invalid_response(endpoint, ans.http.status,
 									psprintf("the answer is about payment \"%s\"",
 											 quote_clip(f.payment_id)),
@@ -270,7 +333,11 @@ payment_call(FunctionCallInfo fcinfo, const char *endpoint,
 	values[9] = response_jsonb(endpoint, &ans);
 	okra_json_free(ans.doc);
 
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+	result = HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
+	call->record.payment = result;
+	call->record.response = values[9];
+	okra_ledger_record(fcinfo, &call->record);
+	return result;
 }
 
 /*
@@ -279,9 +346,7 @@ payment_call(FunctionCallInfo fcinfo, const char *endpoint,
 Datum
 okra_verify(PG_FUNCTION_ARGS)
 {
-	static const char *const keys[] = {"payment_status", "payment", NULL};
-
-	return payment_call(fcinfo, "pay/verify", keys);
+	return payment_call(fcinfo, "pay/verify");
 }
 
 /*
@@ -290,9 +355,7 @@ okra_verify(PG_FUNCTION_ARGS)
 Datum
 okra_cancel(PG_FUNCTION_ARGS)
 {
-	static const char *const keys[] = {"payment", "payment_status", NULL};
-
-	return payment_call(fcinfo, "pay/cancel", keys);
+	return payment_call(fcinfo, "pay/cancel");
 }
 
 /*
@@ -302,26 +365,18 @@ okra_cancel(PG_FUNCTION_ARGS)
 Datum
 okra_refund(PG_FUNCTION_ARGS)
 {
-	const char *endpoint = "pay/refund";
-	char	   *payment_id;
+	OkraCall	call = {"pay/refund"};
 	char	   *account = NULL;
 	char	   *reason = NULL;
 	bool		has_amount = !PG_ARGISNULL(1);
 	int64		amount = 0;
-	StringInfoData body;
-	OkraAnswer	ans;
-	OkraRefundFields f;
-	char	   *why;
-	TupleDesc	tupdesc;
-	Datum		values[OKRA_REFUND_NATTS];
-	bool		nulls[OKRA_REFUND_NATTS];
 
 	/* every argument checked before anything is sent */
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				errmsg("payment_id must not be null"));
-	payment_id = check_object_id(PG_GETARG_TEXT_PP(0), "payment_id", "payment");
+	call.payment_id = check_object_id(PG_GETARG_TEXT_PP(0), "payment_id", "payment");
 	if (has_amount)
 	{
 		amount = PG_GETARG_INT64(1);
@@ -335,26 +390,46 @@ okra_refund(PG_FUNCTION_ARGS)
 		reason = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	if (!PG_ARGISNULL(3))
 		account = check_object_id(PG_GETARG_TEXT_PP(3), "account", "account");
-	tupdesc = result_tupdesc(fcinfo, OKRA_REFUND_NATTS);
 
-	initStringInfo(&body);
-	appendStringInfoString(&body, "{\"payment_id\":");
-	escape_json(&body, payment_id);
+	initStringInfo(&call.body);
+	appendStringInfoString(&call.body, "{\"payment_id\":");
+	escape_json(&call.body, call.payment_id);
 	if (has_amount)
-		appendStringInfo(&body, ",\"amount\":" INT64_FORMAT, amount);
+		appendStringInfo(&call.body, ",\"amount\":" INT64_FORMAT, amount);
 	if (reason != NULL)
 	{
-		appendStringInfoString(&body, ",\"reason\":");
-		escape_json(&body, reason);
+		appendStringInfoString(&call.body, ",\"reason\":");
+		escape_json(&call.body, reason);
 	}
 	if (account != NULL)
 	{
-		appendStringInfoString(&body, ",\"account\":");
-		escape_json(&body, account);
+		appendStringInfoString(&call.body, ",\"account\":");
+		escape_json(&call.body, account);
 	}
-	appendStringInfoChar(&body, '}');
+	appendStringInfoChar(&call.body, '}');
+	call.record.full_refund = !has_amount;
 
-	call_okra(endpoint, &body, &ans);
+	/* the payment stays locked until the end of the caller's transaction */
+	okra_ledger_guard_refund(fcinfo, call.payment_id, has_amount, amount);
+	return logged_call(fcinfo, &call, refund_send);
+}
+
+/*
+ * Send a refund, record it, and return it as okra_refund.
+ */
+static Datum
+refund_send(FunctionCallInfo fcinfo, OkraCall *call)
+{
+	const char *endpoint = call->endpoint;
+	TupleDesc	tupdesc = result_tupdesc(fcinfo, OKRA_REFUND_NATTS);
+	OkraAnswer	ans;
+	OkraRefundFields f;
+	char	   *why;
+	Datum		values[OKRA_REFUND_NATTS];
+	bool		nulls[OKRA_REFUND_NATTS];
+	Datum		result;
+
+	call_okra(call, &ans);
 	if (!okra_json_refund(ans.doc, &f, &why))
 		okra_error_invalid_response(endpoint, ans.http.status,
 									"unexpected shape", why);
@@ -380,7 +455,29 @@ okra_refund(PG_FUNCTION_ARGS)
 	values[11] = response_jsonb(endpoint, &ans);
 	okra_json_free(ans.doc);
 
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+	result = HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
+	call->record.refund = result;
+	call->record.response = values[11];
+	okra_ledger_record(fcinfo, &call->record);
+	return result;
+}
+
+/*
+ * Refunds go through okra_refund only, so that its ledger check and lock
+ * cannot be bypassed.
+ */
+static void
+check_request_endpoint(const char *endpoint)
+{
+	const char *tail = endpoint;
+
+	if (pg_strncasecmp(tail, "sandbox/", 8) == 0)
+		tail += 8;
+	if (pg_strcasecmp(tail, "pay/refund") == 0)
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("okra_request cannot send refunds"),
+				errhint("Use okra_refund, which checks the ledger and locks the payment first."));
 }
 
 /*
@@ -390,11 +487,10 @@ okra_refund(PG_FUNCTION_ARGS)
 Datum
 okra_request(PG_FUNCTION_ARGS)
 {
+	OkraCall	call = {NULL};
 	char	   *endpoint;
 	Jsonb	   *jb;
-	StringInfoData body;
-	OkraAnswer	ans;
-	Datum		result;
+	JsonbValue *pid;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -402,6 +498,7 @@ okra_request(PG_FUNCTION_ARGS)
 				errmsg("endpoint must not be null"));
 	endpoint = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	check_endpoint(endpoint);
+	check_request_endpoint(endpoint);
 
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -414,11 +511,29 @@ okra_request(PG_FUNCTION_ARGS)
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				errmsg("request body must be a JSON object"));
 
-	initStringInfo(&body);
-	(void) JsonbToCString(&body, &jb->root, VARSIZE(jb));
+	call.endpoint = endpoint;
+	pid = getKeyJsonValueFromContainer(&jb->root, "payment_id", 10, NULL);
+	if (pid != NULL && pid->type == jbvString)
+		call.payment_id = pnstrdup(pid->val.string.val, pid->val.string.len);
+	initStringInfo(&call.body);
+	(void) JsonbToCString(&call.body, &jb->root, VARSIZE(jb));
 
-	call_okra(endpoint, &body, &ans);
-	result = response_jsonb(endpoint, &ans);
+	return logged_call(fcinfo, &call, request_send);
+}
+
+/*
+ * Send an okra_request call, record it, and return the whole body.
+ */
+static Datum
+request_send(FunctionCallInfo fcinfo, OkraCall *call)
+{
+	OkraAnswer	ans;
+	Datum		result;
+
+	call_okra(call, &ans);
+	result = response_jsonb(call->endpoint, &ans);
 	okra_json_free(ans.doc);
-	PG_RETURN_DATUM(result);
+	call->record.response = result;
+	okra_ledger_record(fcinfo, &call->record);
+	return result;
 }

@@ -1,0 +1,37 @@
+/*-------------------------------------------------------------------------
+ *
+ * ledger.h
+ *	  Recording okra's calls in the ledger tables (ledger.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef OKRA_LEDGER_H
+#define OKRA_LEDGER_H
+
+#include "datatype/timestamp.h"
+#include "fmgr.h"
+
+/* One call that succeeded, as okra_ledger_record stores it */
+typedef struct OkraLedgerCall
+{
+	const char *endpoint;
+	const char *request;		/* the JSON body sent (never the key) */
+	long		http_status;
+	TimestampTz started_at;
+	TimestampTz finished_at;
+	Datum		payment;		/* okra_payment, or 0 */
+	Datum		refund;			/* okra_refund, or 0 */
+	bool		full_refund;	/* the refund named no amount */
+	Datum		response;		/* jsonb, or 0 */
+} OkraLedgerCall;
+
+extern void okra_ledger_guard_refund(FunctionCallInfo caller,
+									 const char *payment_id,
+									 bool has_amount, int64 amount);
+extern void okra_ledger_record(FunctionCallInfo caller,
+							   const OkraLedgerCall *call);
+extern void okra_ledger_log_failure(const char *endpoint,
+									const char *payment_id,
+									MemoryContext cxt);
+
+#endif							/* OKRA_LEDGER_H */
