@@ -131,6 +131,7 @@ AS $$
 	SELECT coalesce(lower(status) IN ('success', 'completed', 'cancelled', 'canceled',
 									  'failed', 'error', 'no_consent'), false)
 $$;
+REVOKE ALL ON FUNCTION @extschema@.okra_status_is_terminal(text) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.okra_status_is_terminal(text) IS
 	'True for the payment statuses Okra never changes again: success, completed, cancelled, failed, error, no_consent.';
 
@@ -149,6 +150,7 @@ AS $$
 		ELSE 'other'
 	END
 $$;
+REVOKE ALL ON FUNCTION @extschema@.okra_payment_outcome(text, text) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.okra_payment_outcome(text, text) IS
 	'The outcome of a payment in a final status: succeeded, failed, cancelled or other; NULL while it is not final.';
 
@@ -167,7 +169,10 @@ CREATE TABLE @extschema@.okra_payments (
 	next_check_at		timestamptz,
 	check_count			integer NOT NULL DEFAULT 0,
 	last_error			text,
-	terminal			boolean GENERATED ALWAYS AS (@extschema@.okra_status_is_terminal(status)) STORED
+	terminal			boolean NOT NULL
+		GENERATED ALWAYS AS (@extschema@.okra_status_is_terminal(status)) STORED,
+	outcome				text
+		GENERATED ALWAYS AS (@extschema@.okra_payment_outcome(status, response_status)) STORED
 );
 CREATE INDEX okra_payments_due_idx ON @extschema@.okra_payments (next_check_at)
 	WHERE NOT terminal;
@@ -341,8 +346,8 @@ RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	INSERT INTO @extschema@.okra_payments (payment_id, first_seen_at, next_check_at)
-	VALUES (r.payment_id, seen_at, seen_at)
+	INSERT INTO @extschema@.okra_payments (payment_id, first_seen_at)
+	VALUES (r.payment_id, seen_at)
 	ON CONFLICT (payment_id) DO NOTHING;
 
 	INSERT INTO @extschema@.okra_refunds
@@ -366,7 +371,10 @@ BEGIN
 		refunded_amount = refunded_amount + coalesce(r.amount, 0),
 		amount = CASE WHEN full_refund AND amount IS NULL
 				 THEN refunded_amount + r.amount ELSE amount END,
-		currency = coalesce(currency, r.currency)
+		currency = coalesce(currency, r.currency),
+		-- a payment known only from its refund: verify it when due
+		next_check_at = CASE WHEN status IS NULL
+						THEN coalesce(next_check_at, seen_at) ELSE next_check_at END
 	 WHERE payment_id = r.payment_id;
 END
 $$;
@@ -506,8 +514,7 @@ CREATE VIEW @extschema@.okra_refundable AS
 SELECT payment_id, currency, amount, refunded_amount AS refunded,
 	   amount - refunded_amount AS remaining, last_checked_at
   FROM @extschema@.okra_payments
- WHERE @extschema@.okra_payment_outcome(status, response_status) = 'succeeded'
-   AND amount IS NOT NULL;
+ WHERE outcome = 'succeeded' AND amount IS NOT NULL;
 COMMENT ON VIEW @extschema@.okra_refundable IS
 	'Per succeeded payment: amount, refunded so far (refunds not failed) and what remains refundable, in kobo.';
 

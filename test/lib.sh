@@ -65,3 +65,24 @@ okra_make_test_ca() {
 	openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
 		-CAcreateserial -days 2 -extfile "$d/ext.cnf" -out "$d/server.pem" 2>/dev/null
 }
+
+# okra_find_server_log: print the path of the running server's log file (the
+# file that receives a LOG line sent now); fails if there is none.
+okra_find_server_log() {
+	local marker="okra-log-marker-$$-$RANDOM" c f datadir
+	local candidates=()
+	psql -qX -c "DO \$\$ BEGIN RAISE LOG '%', '$marker'; END \$\$" >/dev/null || return 1
+	sleep 0.5
+	datadir=$(psql -AtqX -c "SHOW data_directory")
+	f=$(psql -AtqX -c "SELECT pg_current_logfile()" || true)
+	if [ -n "$f" ]; then
+		case $f in /*) candidates+=("$f") ;; *) candidates+=("$datadir/$f") ;; esac
+	fi
+	[ -n "${PG_CLUSTER_CONF_ROOT:-}" ] && candidates+=("$(dirname "$PG_CLUSTER_CONF_ROOT")"/log/*)
+	candidates+=(/var/log/postgresql/*.log "$datadir"/log/*)
+	for c in "${candidates[@]}"; do
+		[ -f "$c" ] && grep -qF "$marker" "$c" && { echo "$c"; return 0; }
+	done
+	echo "no server log among: ${candidates[*]}" >&2
+	return 1
+}

@@ -19,8 +19,10 @@ SELECT throws_ok($$SELECT okra_refund('64a000000000000000000001', 5, NULL, 'nope
 SELECT throws_ok($$SELECT okra_request('../x')$$, '22023', NULL, 'endpoint with ..');
 SELECT throws_ok($$SELECT okra_request('pay/list', '[]')$$, '22023', NULL, 'body not an object');
 
--- OK001..OK006: Okra's rejections, message verbatim, detail names endpoint and status
-SELECT okra_refund('64a000000000000000000008') \g /dev/null
+-- OK001..OK006: Okra's rejections, message verbatim, detail names endpoint and status.
+-- The first refund is made around okra (as from Okra's dashboard), so that the
+-- ledger does not know it and Okra is the one to refuse the second.
+\! curl -sS -o /dev/null -H "Authorization: Bearer $OKRA_SANDBOX_KEY" -H 'Content-Type: application/json' -d '{"payment_id": "64a000000000000000000008"}' "http://127.0.0.1:$OKRA_SANDBOX_PORT/v2/pay/refund"
 SELECT throws_ok($$SELECT okra_refund('64a000000000000000000008')$$, 'OK001',
 	'Duplicate request. This payment has already been refunded.', 'OK001 duplicate refund');
 SELECT is((pg_temp.err($$SELECT okra_refund('64a000000000000000000008')$$)).detail,

@@ -31,9 +31,12 @@ SELECT function_privs_are(:'okra_schema', 'okra_verify', ARRAY['text'], 'okra_ap
 SELECT function_privs_are(:'okra_schema', 'okra_cancel', ARRAY['text'], 'okra_app', ARRAY['EXECUTE'], 'okra_app: okra_cancel');
 SELECT function_privs_are(:'okra_schema', 'okra_refund', ARRAY['text', 'bigint', 'text', 'text'], 'okra_app', ARRAY['EXECUTE'], 'okra_app: okra_refund');
 SELECT function_privs_are(:'okra_schema', 'okra_request', ARRAY['text', 'jsonb'], 'okra_app', ARRAY[]::text[], 'okra_app: not okra_request by default');
-SELECT is((SELECT count(*) FROM pg_proc p JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid
-           AND d.deptype = 'e' JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'okra'
-           WHERE p.prosecdef), 0::bigint, 'no function is SECURITY DEFINER');
+SELECT set_eq($$SELECT p.proname::text, p.proconfig::text FROM pg_proc p JOIN pg_depend d ON d.classid = 'pg_proc'::regclass
+           AND d.objid = p.oid AND d.deptype = 'e' JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'okra'
+           WHERE p.prosecdef$$,
+	$$VALUES ('okra_ledger_record', '{"search_path=pg_catalog, pg_temp"}'),
+	         ('okra_ledger_guard_refund', '{"search_path=pg_catalog, pg_temp"}')$$,
+	'only the two internal ledger functions are SECURITY DEFINER, each with a safe search_path');
 
 -- the application role calls everything it was granted
 SET LOCAL ROLE okra_app;

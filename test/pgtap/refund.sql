@@ -45,9 +45,10 @@ SELECT is((SELECT row(status, amount) FROM okra_verify((SELECT refund_payment_id
 SELECT is((SELECT status FROM okra_verify((okra_refund('64a000000000000000000002')).refund_payment_id)),
 	'initialize', 'verify((refund(id)).refund_payment_id) in one statement');
 
--- nothing left: duplicate; and the refunded payment itself is unchanged
+-- nothing left: the ledger refuses a third refund with Okra's SQLSTATE (the
+-- sandbox's counters below show it was never sent); the payment is unchanged
 SELECT throws_ok($$SELECT okra_refund('64a000000000000000000001')$$, 'OK001',
-	'Duplicate request. This payment has already been refunded.', 'a third refund is a duplicate');
+	'payment "64a000000000000000000001" is already refunded in full', 'a third refund is refused locally as a duplicate');
 SELECT is((okra_verify('64a000000000000000000001')).status, 'success', 'a refund leaves the payment''s status');
 
 -- the sandbox's ledger agrees

@@ -137,9 +137,9 @@ SELECT dblink_connect('tls', :'conninfo') \g /dev/null
 SELECT dblink_exec('tls', format('SET okra.base_url = %L', 'https://localhost:' || :'tlsport' || '/v2')) \g /dev/null
 SELECT dblink_exec('tls', format('SET okra.ca_file = %L', :'ca')) \g /dev/null
 \set t2 `curl -s --cacert "$OKRA_TEST_CA" "https://127.0.0.1:$OKRA_SANDBOX_TLS_PORT/_sandbox/counters"`
-SELECT * FROM dblink('tls', $$SELECT status FROM okra_verify('64a000000000000000000001')$$) AS t(s text) \g /dev/null
-SELECT * FROM dblink('tls', $$SELECT status FROM okra_verify('64a000000000000000000002')$$) AS t(s text) \g /dev/null
-SELECT * FROM dblink('tls', $$SELECT status FROM okra_verify('64a000000000000000000003')$$) AS t(s text) \g /dev/null
+SELECT * FROM dblink('tls', $$SELECT status FROM okra_verify('64a000000000000000000004')$$) AS t(s text) \g /dev/null
+SELECT * FROM dblink('tls', $$SELECT status FROM okra_verify('64a000000000000000000005')$$) AS t(s text) \g /dev/null
+SELECT * FROM dblink('tls', $$SELECT status FROM okra_verify('64a000000000000000000006')$$) AS t(s text) \g /dev/null
 \set t3 `curl -s --cacert "$OKRA_TEST_CA" "https://127.0.0.1:$OKRA_SANDBOX_TLS_PORT/_sandbox/counters"`
 SELECT is((:'t3'::jsonb ->> 'connections')::int - (:'t2'::jsonb ->> 'connections')::int - :per_ctl, 1,
 	'three https calls in one session: one TLS connection');

@@ -23,23 +23,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-marker="okra-log-marker-$$-$RANDOM"
-
-# Find the server log: the file that receives a LOG line we send.
-psql -qX -c "DO \$\$ BEGIN RAISE LOG '%', '$marker'; END \$\$" >/dev/null
-sleep 0.5
-candidates=()
-f=$(psql -AtqX -c "SELECT pg_current_logfile()" || true)
-if [ -n "$f" ]; then
-	case $f in /*) candidates+=("$f") ;; *) candidates+=("$(psql -AtqX -c "SHOW data_directory")/$f") ;; esac
-fi
-[ -n "${PG_CLUSTER_CONF_ROOT:-}" ] && candidates+=("$(dirname "$PG_CLUSTER_CONF_ROOT")"/log/*)
-candidates+=(/var/log/postgresql/*.log "$(psql -AtqX -c "SHOW data_directory")"/log/*)
-log=""
-for c in "${candidates[@]}"; do
-	[ -f "$c" ] && grep -qF "$marker" "$c" && { log=$c; break; }
-done
-[ -n "$log" ] || fail "cannot find the server log (tried: ${candidates[*]})"
+log=$(okra_find_server_log) || fail "cannot find the server log"
 echo "server log: $log"
 start=$(($(wc -l <"$log") + 1))
 

@@ -40,12 +40,17 @@ END $$;
 \x on
 
 --
--- OK001 duplicate refund: a full refund, then any refund of the same payment
+-- OK001 duplicate refund: a full refund, then any refund of the same payment.
+-- The ledger knows the first, so okra refuses the others itself (nothing is
+-- sent); a refund made around okra (here straight to the sandbox, as from
+-- Okra's dashboard) leaves it to Okra to refuse.
 --
 SELECT payment_id, amount, status, refund_payment_status, message
 FROM okra_refund('64a000000000000000000008');
 SELECT * FROM pg_temp.try($$SELECT okra_refund('64a000000000000000000008')$$);
 SELECT * FROM pg_temp.try($$SELECT okra_refund('64a000000000000000000008', 1)$$);
+\! curl -sS -o /dev/null -H "Authorization: Bearer $OKRA_SANDBOX_KEY" -H 'Content-Type: application/json' -d '{"payment_id": "64a000000000000000000004"}' "http://127.0.0.1:$OKRA_SANDBOX_PORT/v2/pay/refund"
+SELECT * FROM pg_temp.try($$SELECT okra_refund('64a000000000000000000004')$$);
 
 --
 -- OK002 refund exceeds payment: at once, and after partial refunds

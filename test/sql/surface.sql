@@ -14,7 +14,7 @@ SELECT p.oid::regprocedure AS function,
        p.provolatile AS volatile, p.proparallel AS parallel,
        p.proisstrict AS strict, p.prosecdef AS secdef, p.proretset AS retset,
        p.pronargdefaults AS ndefaults, l.lanname AS language,
-       p.probin, p.prosrc
+       p.probin, CASE WHEN l.lanname = 'c' THEN p.prosrc END AS prosrc
 FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
 WHERE p.proname LIKE 'okra\_%'
 ORDER BY 1;
