@@ -23,6 +23,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+marker="okra-log-marker-$$-$RANDOM"
 log=$(okra_find_server_log) || fail "cannot find the server log"
 echo "server log: $log"
 start=$(($(wc -l <"$log") + 1))

@@ -7,8 +7,10 @@
 -- signatures (what \df shows)
 \df okra_*
 
--- attributes: all VOLATILE, PARALLEL UNSAFE, not STRICT (a NULL argument is
--- an input error, not a NULL result), not SECURITY DEFINER, C in $libdir/okra
+-- attributes: the C functions are VOLATILE, PARALLEL UNSAFE, not STRICT (a
+-- NULL argument is an input error, not a NULL result), not SECURITY DEFINER,
+-- in $libdir/okra; only the two internal ledger entry points are SECURITY
+-- DEFINER
 SELECT p.oid::regprocedure AS function,
        pg_get_function_result(p.oid) AS returns,
        p.provolatile AS volatile, p.proparallel AS parallel,
