@@ -169,10 +169,11 @@ CREATE TABLE @extschema@.okra_payments (
 	next_check_at		timestamptz,
 	check_count			integer NOT NULL DEFAULT 0,
 	last_error			text,
-	terminal			boolean NOT NULL
-		GENERATED ALWAYS AS (@extschema@.okra_status_is_terminal(status)) STORED,
+	-- okra_status_is_terminal(status) and okra_payment_outcome(status,
+	-- response_status), kept by the ledger functions (a generated column
+	-- would cost every write a function call that is not inlined)
+	terminal			boolean NOT NULL DEFAULT false,
 	outcome				text
-		GENERATED ALWAYS AS (@extschema@.okra_payment_outcome(status, response_status)) STORED
 );
 CREATE INDEX okra_payments_due_idx ON @extschema@.okra_payments (next_check_at)
 	WHERE NOT terminal;
@@ -251,8 +252,11 @@ RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	prev	@extschema@.okra_payments;
-	refund	@extschema@.okra_refunds;
+	refund		@extschema@.okra_refunds;
+	prev_status	text;
+	was_final	boolean;
+	prev_amount	bigint;
+	prev_curr	text;
 BEGIN
 	SELECT * INTO refund FROM @extschema@.okra_refunds
 	 WHERE refund_payment_id = p.payment_id FOR UPDATE;
@@ -261,36 +265,60 @@ BEGIN
 		RETURN;
 	END IF;
 
-	INSERT INTO @extschema@.okra_payments (payment_id, first_seen_at)
-	VALUES (p.payment_id, p.checked_at)
-	ON CONFLICT (payment_id) DO NOTHING;
-	SELECT * INTO prev FROM @extschema@.okra_payments
-	 WHERE payment_id = p.payment_id FOR UPDATE;
-
-	UPDATE @extschema@.okra_payments SET
+	-- one statement for a payment seen before: it locks the row, updates
+	-- it and returns what it was
+	UPDATE @extschema@.okra_payments AS t SET
 		status = p.status,
 		response_status = p.response_status,
-		amount = coalesce(p.amount, amount),
-		currency = coalesce(p.currency, currency),
-		customer_id = coalesce(p.customer_id, customer_id),
-		env = coalesce(p.env, env),
+		terminal = @extschema@.okra_status_is_terminal(p.status),
+		outcome = @extschema@.okra_payment_outcome(p.status, p.response_status),
+		amount = coalesce(p.amount, t.amount),
+		currency = coalesce(p.currency, t.currency),
+		customer_id = coalesce(p.customer_id, t.customer_id),
+		env = coalesce(p.env, t.env),
 		last_checked_at = p.checked_at,
 		status_changed_at = CASE WHEN prev.status IS DISTINCT FROM p.status
-							THEN p.checked_at ELSE status_changed_at END,
+							THEN p.checked_at ELSE t.status_changed_at END,
 		next_check_at = CASE WHEN @extschema@.okra_status_is_terminal(p.status)
 						THEN NULL ELSE p.checked_at + interval '1 minute' END,
-		check_count = check_count + 1,
+		check_count = t.check_count + 1,
 		last_error = NULL
-	 WHERE payment_id = p.payment_id;
+	  FROM (SELECT payment_id, status, terminal, amount, currency
+			  FROM @extschema@.okra_payments
+			 WHERE payment_id = p.payment_id FOR UPDATE) AS prev
+	 WHERE t.payment_id = prev.payment_id
+	RETURNING prev.status, prev.terminal, prev.amount, prev.currency
+	  INTO prev_status, was_final, prev_amount, prev_curr;
 
-	IF prev.status IS DISTINCT FROM p.status THEN
+	IF NOT FOUND THEN
+		INSERT INTO @extschema@.okra_payments
+			(payment_id, status, response_status, terminal, outcome, amount, currency,
+			 customer_id, env, first_seen_at, last_checked_at, status_changed_at,
+			 next_check_at, check_count)
+		VALUES (p.payment_id, p.status, p.response_status,
+				@extschema@.okra_status_is_terminal(p.status),
+				@extschema@.okra_payment_outcome(p.status, p.response_status),
+				p.amount, p.currency, p.customer_id, p.env, p.checked_at, p.checked_at,
+				p.checked_at,
+				CASE WHEN @extschema@.okra_status_is_terminal(p.status)
+				THEN NULL ELSE p.checked_at + interval '1 minute' END, 1)
+		ON CONFLICT (payment_id) DO NOTHING;
+		IF NOT FOUND THEN
+			-- another session recorded it first: update what it wrote
+			PERFORM @extschema@.okra_ledger_payment(p);
+			RETURN;
+		END IF;
+		was_final := false;
+	END IF;
+
+	IF prev_status IS DISTINCT FROM p.status THEN
 		INSERT INTO @extschema@.okra_status_changes
 			(object_type, object_id, payment_id, old_status, new_status, outcome,
 			 amount, currency, changed_at)
-		VALUES ('payment', p.payment_id, p.payment_id, prev.status, p.status,
-				CASE WHEN NOT prev.terminal
+		VALUES ('payment', p.payment_id, p.payment_id, prev_status, p.status,
+				CASE WHEN NOT was_final
 				THEN @extschema@.okra_payment_outcome(p.status, p.response_status) END,
-				coalesce(p.amount, prev.amount), coalesce(p.currency, prev.currency),
+				coalesce(p.amount, prev_amount), coalesce(p.currency, prev_curr),
 				p.checked_at);
 	END IF;
 END

@@ -9,7 +9,8 @@ TRUNCATE okra_payments, okra_refunds, okra_status_changes, okra_api_calls;
 SET LOCAL TimeZone = 'UTC';
 
 -- payments a..g; refunds r1 (of a, failed later) and r2 (of b, completed)
-INSERT INTO okra_payments (payment_id, status, response_status, amount, currency, refunded_amount, first_seen_at, last_checked_at, next_check_at) VALUES
+INSERT INTO okra_payments (payment_id, status, response_status, amount, currency, refunded_amount, first_seen_at, last_checked_at, next_check_at, terminal, outcome)
+SELECT *, okra_status_is_terminal(status), okra_payment_outcome(status, response_status) FROM (VALUES
 	('aaaaaaaaaaaaaaaaaaaaaaaa', 'success', 'success', 10000, 'NGN', 0, '2026-01-01 09:00Z', '2026-01-01 09:00Z', NULL),
 	('bbbbbbbbbbbbbbbbbbbbbbbb', 'success', 'success', 5000, 'NGN', 5000, '2026-01-01 10:00Z', '2026-01-01 10:00Z', NULL),
 	('cccccccccccccccccccccccc', 'failed', 'failed', 3000, 'NGN', 0, '2026-01-01 11:00Z', '2026-01-01 11:00Z', NULL),
@@ -17,7 +18,7 @@ INSERT INTO okra_payments (payment_id, status, response_status, amount, currency
 	('eeeeeeeeeeeeeeeeeeeeeeee', 'pending', 'pending', 4000, 'NGN', 0, now() - interval '2 hours', now() - interval '5 minutes', now() + interval '1 minute'),
 	('ffffffffffffffffffffffff', 'completed', 'success', 20000, 'NGN', 0, '2026-01-02 08:00Z', '2026-01-02 08:00Z', NULL),
 	('111111111111111111111111', 'success', 'success', 700, 'USD', 0, '2026-01-02 09:00Z', '2026-01-02 09:00Z', NULL),
-	('222222222222222222222222', NULL, NULL, NULL, NULL, 0, now() - interval '1 hour', NULL, now());
+	('222222222222222222222222', NULL, NULL, NULL::bigint, NULL, 0, now() - interval '1 hour', NULL::timestamptz, now())) AS v (payment_id, status, response_status, amount, currency, refunded_amount, first_seen_at, last_checked_at, next_check_at);
 INSERT INTO okra_status_changes (object_type, object_id, payment_id, old_status, new_status, outcome, amount, currency, changed_at) VALUES
 	('payment', 'aaaaaaaaaaaaaaaaaaaaaaaa', 'aaaaaaaaaaaaaaaaaaaaaaaa', NULL, 'pending', NULL, 10000, 'NGN', '2026-01-01 08:00Z'),
 	('payment', 'aaaaaaaaaaaaaaaaaaaaaaaa', 'aaaaaaaaaaaaaaaaaaaaaaaa', 'pending', 'success', 'succeeded', 10000, 'NGN', '2026-01-01 09:00Z'),
