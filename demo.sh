@@ -30,13 +30,8 @@ echo "== okra-sandbox listening on http://127.0.0.1:$SB (log: $work/sandbox.log)
 printf '%s\n' "$key" >"$work/okra.key"
 chown postgres:postgres "$work/okra.key"
 chmod 600 "$work/okra.key"
-psql -q -v ON_ERROR_STOP=1 <<SQL || exit 1
-LOAD 'okra';
-ALTER SYSTEM SET okra.base_url = 'http://127.0.0.1:$SB/v2';
-ALTER SYSTEM SET okra.api_key_file = '$work/okra.key';
-SELECT pg_reload_conf();
-CREATE EXTENSION okra;
-SQL
+okra_configure "http://127.0.0.1:$SB/v2" "$work/okra.key" || exit 1
+psql -qX -v ON_ERROR_STOP=1 -c 'CREATE EXTENSION okra' || exit 1
 
 echo "== demo (test/demo.sql)"
 psql -X -v ON_ERROR_STOP=1 -f test/demo.sql || exit 1

@@ -1,8 +1,9 @@
 \echo Use "CREATE EXTENSION okra" to load this file. \quit
 
 -- okra: Okra's payments API (verify, cancel, refund) from SQL.
--- Every function makes one HTTPS POST to okra.base_url; none is
--- transactional (see README "Caveats").  All are revoked from PUBLIC.
+-- Every API function makes one HTTPS POST to okra.base_url, which is not
+-- transactional, and records it in the ledger, which is (README "The
+-- ledger", "Caveats").  All functions are revoked from PUBLIC.
 
 CREATE TYPE @extschema@.okra_payment AS (
 	payment_id		text,
@@ -333,11 +334,11 @@ RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	paid	text := @extschema@.okra_payment_outcome(p.status, p.response_status);
+	paid		text := @extschema@.okra_payment_outcome(p.status, p.response_status);
 	new_state	text := CASE WHEN r.status IN ('completed', 'failed') THEN r.status
-					WHEN paid = 'succeeded' THEN 'completed'
-					WHEN paid IS NOT NULL THEN 'failed'
-					ELSE r.status END;
+						WHEN paid = 'succeeded' THEN 'completed'
+						WHEN paid IS NOT NULL THEN 'failed'
+						ELSE r.status END;
 BEGIN
 	UPDATE @extschema@.okra_refunds SET
 		status = new_state,

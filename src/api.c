@@ -433,6 +433,14 @@ refund_send(FunctionCallInfo fcinfo, OkraCall *call)
 	if (!okra_json_refund(ans.doc, &f, &why))
 		okra_error_invalid_response(endpoint, ans.http.status,
 									"unexpected shape", why);
+	/* the refund is of the payment asked for, whether Okra says so or not */
+	if (f.payment_id == NULL)
+		f.payment_id = pstrdup(call->payment_id);
+	else if (strcmp(f.payment_id, call->payment_id) != 0)
+		okra_error_invalid_response(endpoint, ans.http.status,
+									psprintf("the answer is about payment \"%s\"",
+											 quote_clip(f.payment_id)),
+									NULL);
 
 	memset(nulls, 0, sizeof(nulls));
 	values[0] = text_or_null(f.refund_id, &nulls[0]);

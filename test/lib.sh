@@ -86,3 +86,14 @@ okra_find_server_log() {
 	echo "no server log among: ${candidates[*]}" >&2
 	return 1
 }
+
+# okra_configure BASE_URL KEY_FILE: point the running cluster's okra at an
+# Okra (or okra-sandbox) and a key file, as the README shows.
+okra_configure() {
+	psql -qX -v ON_ERROR_STOP=1 >/dev/null <<SQL
+LOAD 'okra';
+ALTER SYSTEM SET okra.base_url = '$1';
+ALTER SYSTEM SET okra.api_key_file = '$2';
+SELECT pg_reload_conf();
+SQL
+}

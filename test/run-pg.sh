@@ -36,12 +36,7 @@ printf 'sk_test_not_a_key\n' >"$work/wrong.key"
 chown postgres:postgres "$work"/*.key "$work/ca.pem"
 chmod 600 "$work"/*.key
 
-psql -q -v ON_ERROR_STOP=1 <<SQL || { echo "RESULT suite=setup passed=0 failed=1"; exit 1; }
-LOAD 'okra';
-ALTER SYSTEM SET okra.base_url = 'http://127.0.0.1:$SB/v2';
-ALTER SYSTEM SET okra.api_key_file = '$work/okra.key';
-SELECT pg_reload_conf();
-SQL
+okra_configure "http://127.0.0.1:$SB/v2" "$work/okra.key" || { echo "RESULT suite=setup passed=0 failed=1"; exit 1; }
 
 echo "-- pg_regress"
 if make -s installcheck >"$work/regress.out" 2>&1; then rc=0; else rc=1; fi

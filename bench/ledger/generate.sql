@@ -18,7 +18,7 @@ SELECT lpad(to_hex(i), 24, '0') AS payment_id,
 	   now() - (i % 365) * interval '1 day' - (i % 86400) * interval '1 second' AS seen_at,
 	   'c' || lpad(to_hex(1 + i % 50000), 23, '0') AS customer_id
   FROM (SELECT i, (i * 2654435761 % 1000000) / 1000000.0 AS r
-		  FROM generate_series(1, :payments) i) g;
+		  FROM generate_series(1::bigint, :payments) i) g;
 
 INSERT INTO okra_payments (payment_id, status, response_status, amount, currency, customer_id,
 						   refunded_amount, first_seen_at, last_checked_at, status_changed_at,
@@ -84,6 +84,6 @@ SELECT now() - (i % (90 * 86400)) * interval '1 second',
 	   jsonb_build_object('status', 'success', 'data',
 						  jsonb_build_object('payment_status', jsonb_build_object('status', 'success'))),
 	   'app'
-  FROM generate_series(1, :calls) i;
+  FROM generate_series(1::bigint, :calls) i;
 
 VACUUM ANALYZE okra_payments, okra_refunds, okra_status_changes, okra_api_calls;

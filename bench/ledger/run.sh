@@ -42,13 +42,8 @@ okra_start_sandbox SB "$work/sandbox.log" -q --key sk_test_bench --seed test/san
 echo sk_test_bench >"$work/okra.key"
 chown postgres "$work/okra.key"
 chmod 600 "$work/okra.key"
-psql -qX -v ON_ERROR_STOP=1 >/dev/null <<SQL
-LOAD 'okra';
-ALTER SYSTEM SET okra.base_url = 'http://127.0.0.1:$SB/v2';
-ALTER SYSTEM SET okra.api_key_file = '$work/okra.key';
-SELECT pg_reload_conf();
-CREATE DATABASE okra_bench;
-SQL
+okra_configure "http://127.0.0.1:$SB/v2" "$work/okra.key"
+psql -qX -c 'CREATE DATABASE okra_bench'
 export PGDATABASE=okra_bench
 psql -qX -c 'CREATE EXTENSION okra' >/dev/null
 

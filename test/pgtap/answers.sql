@@ -9,7 +9,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS okra;
 \ir helpers.psql
-SELECT plan(15);
+SELECT plan(17);
 
 -- amounts out of bigint's range are refused, not clamped
 \! ctl POST faults '{"kind": "status", "status": 200, "body": "{\"status\":\"success\",\"message\":\"ok\",\"data\":{\"payment_status\":{\"_id\":\"64a000000000000000000001\",\"amount\":99999999999999999999,\"currency\":\"NGN\",\"status\":\"success\"}}}"}' >/dev/null
@@ -61,6 +61,15 @@ SELECT is((SELECT row(refund_id, payment_id, amount, currency, status, reason, r
 \! ctl POST faults '{"kind": "status", "status": 200, "route": "pay/refund", "body": "{\"status\":\"success\",\"message\":\"ok\",\"data\":{\"refund\":{\"_id\":\"64b000000000000000000001\",\"payment\":\"64a000000000000000000001\",\"amount\":1,\"status\":\"pending\"}}}"}' >/dev/null
 SELECT is((SELECT row(status, refund_payment_id, refund_payment_status, wallet_balance) FROM okra_refund('64a000000000000000000001', 1)),
 	row('pending'::text, NULL::text, NULL::text, NULL::bigint), 'no refund_payment: NULL columns');
+-- a refund answer about another payment is unusable (and not recorded);
+-- one that names no payment is the refund of the payment asked for
+\! ctl POST faults '{"kind": "status", "status": 200, "route": "pay/refund", "body": "{\"status\":\"success\",\"message\":\"ok\",\"data\":{\"refund\":{\"_id\":\"64b000000000000000000002\",\"payment\":\"64a000000000000000000002\",\"amount\":1,\"status\":\"initiated\"}}}"}' >/dev/null
+SELECT is((pg_temp.err($$SELECT okra_refund('64a000000000000000000001', 1)$$)).message,
+	'invalid response from Okra API endpoint "pay/refund": the answer is about payment "64a000000000000000000002"',
+	'a refund answer about another payment: OK011');
+\! ctl POST faults '{"kind": "status", "status": 200, "route": "pay/refund", "body": "{\"status\":\"success\",\"message\":\"ok\",\"data\":{\"refund\":{\"_id\":\"64b000000000000000000003\",\"amount\":1,\"status\":\"initiated\"}}}"}' >/dev/null
+SELECT is((SELECT payment_id FROM okra_refund('64a000000000000000000001', 1)), '64a000000000000000000001',
+	'a refund answer that names no payment: the payment asked for');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -196,12 +196,7 @@ fi
 PM_PID=$(head -1 "$work/data/postmaster.pid")
 echo "postmaster pid $PM_PID, up after $(elapsed)s"
 
-if ! psql -qX -v ON_ERROR_STOP=1 >/dev/null <<SQL; then
-LOAD 'okra';
-ALTER SYSTEM SET okra.base_url = 'http://127.0.0.1:$SB/v2';
-ALTER SYSTEM SET okra.api_key_file = '$work/okra.key';
-SELECT pg_reload_conf();
-SQL
+if ! okra_configure "http://127.0.0.1:$SB/v2" "$work/okra.key"; then
 	check fail "configure okra"
 	finish
 fi
