@@ -516,26 +516,48 @@ COMMENT ON FUNCTION @extschema@.okra_prune_api_calls(interval) IS
 -- functions: see README "Granting roles".
 -----------------------------------------------------------------------------
 
+-- Per day and currency, built on okra_status_changes only.  The function
+-- takes a range of days (NULL: open-ended) that its index serves; the view
+-- is all of history.
+CREATE FUNCTION @extschema@.okra_daily_summary(since date, until date DEFAULT NULL)
+RETURNS TABLE (day date, currency text,
+			   succeeded_count bigint, succeeded_amount numeric,
+			   failed_count bigint, failed_amount numeric,
+			   cancelled_count bigint, cancelled_amount numeric,
+			   refund_count bigint, refund_amount numeric,
+			   refund_failed_amount numeric, net_amount numeric, refund_rate numeric)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT day, currency,
+		   coalesce(sum(n) FILTER (WHERE kind = 'payment succeeded'), 0)::bigint,
+		   coalesce(sum(total) FILTER (WHERE kind = 'payment succeeded'), 0),
+		   coalesce(sum(n) FILTER (WHERE kind = 'payment failed'), 0)::bigint,
+		   coalesce(sum(total) FILTER (WHERE kind = 'payment failed'), 0),
+		   coalesce(sum(n) FILTER (WHERE kind = 'payment cancelled'), 0)::bigint,
+		   coalesce(sum(total) FILTER (WHERE kind = 'payment cancelled'), 0),
+		   coalesce(sum(n) FILTER (WHERE kind = 'refund issued'), 0)::bigint,
+		   coalesce(sum(total) FILTER (WHERE kind = 'refund issued'), 0),
+		   coalesce(sum(total) FILTER (WHERE kind = 'refund failed'), 0),
+		   coalesce(sum(total) FILTER (WHERE kind = 'payment succeeded'), 0)
+		   - coalesce(sum(total) FILTER (WHERE kind = 'refund issued'), 0)
+		   + coalesce(sum(total) FILTER (WHERE kind = 'refund failed'), 0),
+		   round(coalesce(sum(total) FILTER (WHERE kind = 'refund issued'), 0)
+				 / nullif(sum(total) FILTER (WHERE kind = 'payment succeeded'), 0), 4)
+	  FROM (SELECT changed_at::date AS day, currency, object_type || ' ' || outcome AS kind,
+				   count(*) AS n, sum(amount) AS total
+			  FROM @extschema@.okra_status_changes
+			 WHERE outcome IS NOT NULL
+			   AND changed_at >= coalesce(since::timestamptz, '-infinity')
+			   AND changed_at < coalesce((until + 1)::timestamptz, 'infinity')
+			 GROUP BY 1, 2, 3) AS per_kind
+	 GROUP BY day, currency
+$$;
+REVOKE ALL ON FUNCTION @extschema@.okra_daily_summary(date, date) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.okra_daily_summary(date, date) IS
+	'okra_daily_summary for the days from since to until (inclusive, session time zone; NULL is open-ended).';
+
 CREATE VIEW @extschema@.okra_daily_summary AS
-SELECT changed_at::date AS day,
-	   currency,
-	   count(*) FILTER (WHERE object_type = 'payment' AND outcome = 'succeeded') AS succeeded_count,
-	   coalesce(sum(amount) FILTER (WHERE object_type = 'payment' AND outcome = 'succeeded'), 0) AS succeeded_amount,
-	   count(*) FILTER (WHERE object_type = 'payment' AND outcome = 'failed') AS failed_count,
-	   coalesce(sum(amount) FILTER (WHERE object_type = 'payment' AND outcome = 'failed'), 0) AS failed_amount,
-	   count(*) FILTER (WHERE object_type = 'payment' AND outcome = 'cancelled') AS cancelled_count,
-	   coalesce(sum(amount) FILTER (WHERE object_type = 'payment' AND outcome = 'cancelled'), 0) AS cancelled_amount,
-	   count(*) FILTER (WHERE object_type = 'refund' AND outcome = 'issued') AS refund_count,
-	   coalesce(sum(amount) FILTER (WHERE object_type = 'refund' AND outcome = 'issued'), 0) AS refund_amount,
-	   coalesce(sum(amount) FILTER (WHERE object_type = 'refund' AND outcome = 'failed'), 0) AS refund_failed_amount,
-	   coalesce(sum(amount) FILTER (WHERE object_type = 'payment' AND outcome = 'succeeded'), 0)
-	   - coalesce(sum(amount) FILTER (WHERE object_type = 'refund' AND outcome = 'issued'), 0)
-	   + coalesce(sum(amount) FILTER (WHERE object_type = 'refund' AND outcome = 'failed'), 0) AS net_amount,
-	   round(coalesce(sum(amount) FILTER (WHERE object_type = 'refund' AND outcome = 'issued'), 0)::numeric
-			 / nullif(sum(amount) FILTER (WHERE object_type = 'payment' AND outcome = 'succeeded'), 0), 4) AS refund_rate
-  FROM @extschema@.okra_status_changes
- WHERE outcome IS NOT NULL
- GROUP BY 1, 2;
+SELECT * FROM @extschema@.okra_daily_summary(NULL, NULL);
 COMMENT ON VIEW @extschema@.okra_daily_summary IS
 	'Per day (session time zone) and currency: payments by outcome, refunds issued and failed, net collected, refund rate.';
 

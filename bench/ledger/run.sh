@@ -68,7 +68,7 @@ time_ms() {
 some_payment=$(psql -AtqX -c "SELECT payment_id FROM okra_refunds ORDER BY refund_id OFFSET 1000 LIMIT 1")
 queries=(
 	"SELECT * FROM okra_daily_summary"
-	"SELECT * FROM okra_daily_summary WHERE day >= current_date - 30"
+	"SELECT * FROM okra_daily_summary(current_date - 30, current_date)"
 	"SELECT * FROM okra_refundable WHERE payment_id = '$some_payment'"
 	"SELECT count(*), sum(remaining) FROM okra_refundable"
 	"SELECT * FROM okra_pending ORDER BY age DESC LIMIT 100"

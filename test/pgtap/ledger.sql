@@ -21,6 +21,7 @@ GRANT EXECUTE ON FUNCTION okra_verify(text), okra_cancel(text),
       okra_refund(text, bigint, text, text), okra_request(text, jsonb) TO okra_ledger_app;
 GRANT SELECT ON okra_payments, okra_refunds, okra_status_changes, okra_api_calls,
       okra_daily_summary, okra_refundable, okra_pending, okra_call_stats TO okra_ledger_reader;
+GRANT EXECUTE ON FUNCTION okra_daily_summary(date, date) TO okra_ledger_reader;
 
 --
 -- okra_verify, as the application role

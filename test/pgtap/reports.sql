@@ -4,7 +4,7 @@ SET client_min_messages = warning;
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS okra;
-SELECT plan(12);
+SELECT plan(14);
 TRUNCATE okra_payments, okra_refunds, okra_status_changes, okra_api_calls;
 SET LOCAL TimeZone = 'UTC';
 
@@ -46,6 +46,11 @@ SELECT set_eq($$SELECT day, currency, succeeded_count, succeeded_amount, failed_
 	         ('2026-01-02', 'NGN', 1, 20000, 0, 0, 0, 0, 1, 5000, 1000, 16000, 0.2500),
 	         ('2026-01-02', 'USD', 1, 700, 0, 0, 0, 0, 0, 0, 0, 700, 0.0000)$$,
 	'okra_daily_summary: per day and currency, as worked out by hand');
+SELECT set_eq($$SELECT day, currency, net_amount FROM okra_daily_summary('2026-01-02', '2026-01-02')$$,
+	$$VALUES ('2026-01-02'::date, 'NGN', 16000::numeric), ('2026-01-02', 'USD', 700)$$,
+	'okra_daily_summary(since, until): only those days');
+SELECT set_eq($$SELECT day FROM okra_daily_summary(NULL, '2026-01-01')$$, $$VALUES ('2026-01-01'::date)$$,
+	'a NULL bound is open-ended');
 SET LOCAL TimeZone = 'Africa/Lagos';
 SELECT is((SELECT succeeded_count FROM okra_daily_summary WHERE day = '2026-01-02' AND currency = 'NGN'), 2::bigint,
 	'days follow the session time zone: b (23:59 UTC) is 2 January in Lagos');
