@@ -264,7 +264,7 @@ if [ "${OKRA_VG_SUITES:-1}" != 0 ]; then
 		# results and diffs go to the work directory, not the checkout
 		mkdir -p "$work/regress"
 		ln -s "$repo/expected" "$work/regress/expected"
-		make -s installcheck REGRESS_OPTS="--inputdir=test --outputdir=$work/regress" \
+		make -s installcheck REGRESS_OPTS="--inputdir=test --outputdir=$work/regress --dbname=contrib_regression" \
 			>"$work/regress.out" 2>&1
 		rc=$?
 		rp=$(grep -cE '^(ok [0-9]+|test .*\.\.\. ok)' "$work/regress.out")
