@@ -469,7 +469,7 @@ AS $$
 DECLARE
 	p	@extschema@.okra_payments;
 BEGIN
-	INSERT INTO @extschema@.okra_payments AS t (payment_id) VALUES (payment_id)
+	INSERT INTO @extschema@.okra_payments (payment_id) VALUES (payment_id)
 	ON CONFLICT ON CONSTRAINT okra_payments_pkey DO NOTHING;
 	SELECT * INTO p FROM @extschema@.okra_payments AS t
 	 WHERE t.payment_id = okra_ledger_guard_refund.payment_id FOR UPDATE;

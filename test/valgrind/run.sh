@@ -176,6 +176,9 @@ log_disconnections = on
 $preload
 EOF
 export PGHOST=$work PGPORT=$port PGUSER=postgres PGDATABASE=postgres
+# the dblink sessions of the pgTAP files build a conninfo with a password;
+# this cluster trusts local connections, so any value does
+export PGPASSWORD=${PGPASSWORD:-unused}
 vg_opts=(--trace-children=yes --leak-check=full "--show-leak-kinds=$LEAK_KINDS"
 	--errors-for-leak-kinds=definite,indirect --num-callers=30
 	"--suppressions=$repo/test/valgrind/okra.supp" "--log-file=$work/vg/vg.%p.log"
