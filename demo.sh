@@ -44,6 +44,7 @@ explore in psql, run:  bash demo.sh --shell
 Then try, for example:
     SELECT * FROM okra_verify('5f88ebf63103d912f1d4baca');
     SELECT okra_request('pay/list', '{"limit": 5}');
+    SELECT * FROM okra_daily_summary;
 Control the sandbox with test/sandbox/ctl $SB GET counters (see test/sandbox/README.md).
 MSG
 

@@ -20,7 +20,8 @@ SELECT r.amount AS refunded_now, v.status AS refund_payment_status
   FROM okra_refund('5f88ebf63103d912f1d4baca') AS r,
        LATERAL okra_verify(r.refund_payment_id) AS v;
 
-\echo '-- 5. Okra refuses a third refund; catch exactly that case by its SQLSTATE.'
+\echo '-- 5. A third refund is refused (the ledger knows the payment is refunded in full,'
+\echo '--    so nothing is sent); catch exactly that case by its SQLSTATE, as for Okra''s own.'
 DO $$
 BEGIN
 	PERFORM okra_refund('5f88ebf63103d912f1d4baca');
@@ -33,3 +34,10 @@ $$;
 \set ON_ERROR_STOP 0
 \set VERBOSITY verbose
 SELECT * FROM okra_refund('5f88ebf63103d912f1d4bacd');
+\set ON_ERROR_STOP 1
+\set VERBOSITY default
+
+\echo '-- 7. Every call above that succeeded is in the ledger (the failed ones rolled back with their rows).'
+SELECT payment_id, amount, refunded, remaining FROM okra_refundable;
+SELECT refund_id IS NOT NULL AS has_refund_id, payment_id, amount, status, requested_by FROM okra_refunds ORDER BY amount;
+SELECT endpoint, count(*) AS calls FROM okra_api_calls GROUP BY endpoint ORDER BY endpoint;
