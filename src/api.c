@@ -166,6 +166,7 @@ call_okra(OkraCall *call, OkraAnswer *ans)
 	/* Okra speaks UTF-8 */
 	utf8 = pg_server_to_any(call->body.data, call->body.len, PG_UTF8);
 
+	okra_rate_limit_wait(okra_http_wait_event());
 	call->record.endpoint = endpoint;
 	call->record.request = call->body.data;
 	call->record.started_at = GetCurrentTimestamp();

@@ -22,6 +22,11 @@
 #define MarkGUCPrefixReserved(prefix) EmitWarningsOnPlaceholders(prefix)
 #endif
 
+/* PostgreSQL 15: shared memory is requested from shmem_request_hook */
+#if PG_VERSION_NUM >= 150000
+#define OKRA_HAVE_SHMEM_REQUEST_HOOK 1
+#endif
+
 /* PostgreSQL 16: soft errors from input functions */
 #if PG_VERSION_NUM >= 160000
 #define OKRA_HAVE_SOFT_INPUT_ERRORS 1

@@ -88,6 +88,17 @@ okra_define_gucs(void)
 							GUC_UNIT_BYTE,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("okra.rate_limit_per_minute",
+							"Sets the most Okra API requests sent in any minute (0: no limit).",
+							"Requests wait for their turn. With okra in "
+							"shared_preload_libraries the limit is for the whole "
+							"cluster, otherwise for each backend.",
+							&okra_rate_limit_per_minute,
+							0, 0, 100000,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
 	DefineCustomIntVariable("okra.request_timeout",
 							"Sets the maximum time allowed for one Okra API request.",
 							"Covers connecting, sending the request and reading the "

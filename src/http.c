@@ -81,7 +81,6 @@ static uint32 okra_wait_event = 0;
 /*---- static prototypes ----*/
 static void okra_curl_init(bool need_tls);
 static void discard_easy(void);
-static uint32 http_wait_event(void);
 static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata);
 static size_t header_cb(char *ptr, size_t size, size_t nmemb, void *userdata);
 static bool sockaddr_is_loopback(const struct sockaddr *sa);
@@ -173,10 +172,11 @@ discard_easy(void)
 }
 
 /*
- * The wait event shown in pg_stat_activity during a transfer.
+ * The wait event shown in pg_stat_activity while waiting on Okra: during a
+ * transfer, and for a slot under okra.rate_limit_per_minute.
  */
-static uint32
-http_wait_event(void)
+uint32
+okra_http_wait_event(void)
 {
 #ifdef OKRA_HAVE_CUSTOM_WAIT_EVENTS
 	if (okra_wait_event == 0)
@@ -531,7 +531,7 @@ okra_http_post(const char *endpoint, const char *body, size_t body_len,
 						   curl_multi_strerror(mc)));
 		okra_easy_attached = true;
 
-		pgstat_report_wait_start(http_wait_event());
+		pgstat_report_wait_start(okra_http_wait_event());
 		for (;;)
 		{
 			int			running = 0;

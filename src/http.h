@@ -19,6 +19,7 @@ typedef struct OkraHttpResponse
 	TimestampTz received_at;	/* when the last byte arrived */
 } OkraHttpResponse;
 
+extern uint32 okra_http_wait_event(void);
 extern void okra_http_post(const char *endpoint, const char *body,
 						   size_t body_len, OkraHttpResponse *resp);
 

@@ -3,7 +3,8 @@
  * okra.c
  *	  Module entry point of okra: the module magic block and _PG_init().
  *
- * Loading the library defines the okra.* settings and nothing else;
+ * Loading the library defines the okra.* settings; preloading it also
+ * asks for the shared state of okra.rate_limit_per_minute (ratelimit.c).
  * libcurl is initialised on the first request (http.c).
  *
  *-------------------------------------------------------------------------
@@ -11,6 +12,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "miscadmin.h"
 
 #include "okra.h"
 
@@ -25,4 +27,6 @@ void
 _PG_init(void)
 {
 	okra_define_gucs();
+	if (process_shared_preload_libraries_in_progress)
+		okra_rate_limit_preload();
 }

@@ -39,6 +39,7 @@ extern char *okra_ca_file;
 extern int	okra_connect_timeout;
 extern int	okra_request_timeout;
 extern int	okra_max_response_size;
+extern int	okra_rate_limit_per_minute;
 
 /* What okra_parse_base_url() learns about a URL */
 typedef struct OkraUrl
@@ -80,6 +81,10 @@ extern void okra_error_invalid_response(const char *endpoint, long http_status,
 extern void okra_error_rejected(const char *endpoint, long http_status,
 								const OkraErrorBody *err) pg_attribute_noreturn();
 extern bool okra_endpoint_is_read_only(const char *endpoint);
+
+/* ratelimit.c */
+extern void okra_rate_limit_preload(void);
+extern void okra_rate_limit_wait(uint32 wait_event);
 
 /* safe.c */
 extern bool okra_safe_input(PGFunction infunc, char *str, Oid typioparam,

@@ -97,3 +97,28 @@ ALTER SYSTEM SET okra.api_key_file = '$2';
 SELECT pg_reload_conf();
 SQL
 }
+
+# okra_preloaded_cluster DIR SANDBOX_PORT [CONF_LINE...]: initdb and start a
+# throwaway cluster in DIR (owned by postgres) with okra preloaded and
+# pointed at the sandbox, listening on a socket in DIR only; sets
+# OKRA_CLUSTER_PORT.  Stop it with okra_stop_cluster DIR.
+okra_preloaded_cluster() {
+	local dir=$1 sb=$2 bindir line
+	shift 2
+	bindir=$(pg_config --bindir)
+	OKRA_CLUSTER_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	su postgres -s /bin/sh -c "$bindir/initdb -D '$dir/data' -A trust -U postgres" >/dev/null 2>&1 || return 1
+	{
+		echo "port = $OKRA_CLUSTER_PORT"
+		echo "listen_addresses = ''"
+		echo "unix_socket_directories = '$dir'"
+		echo "shared_preload_libraries = 'okra'"
+		echo "okra.base_url = 'http://127.0.0.1:$sb/v2'"
+		echo "okra.api_key_file = '$OKRA_TEST_DIR/okra.key'"
+		for line in "$@"; do echo "$line"; done
+	} >>"$dir/data/postgresql.conf"
+	su postgres -s /bin/sh -c "$bindir/pg_ctl -D '$dir/data' -l '$dir/server.log' -w start" >/dev/null
+}
+okra_stop_cluster() {
+	su postgres -s /bin/sh -c "$(pg_config --bindir)/pg_ctl -D '$1/data' -m immediate stop" >/dev/null 2>&1
+}

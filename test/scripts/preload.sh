@@ -6,30 +6,15 @@
 # Runs its own throwaway cluster (the suite's cluster does not preload okra).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+. test/lib.sh
 : "${OKRA_SANDBOX_PORT:?}" "${OKRA_TEST_DIR:?}"
 fail() { echo "FAIL: $*"; [ -f "$work/server.log" ] && tail -20 "$work/server.log"; exit 1; }
-bindir=$(pg_config --bindir)
 work=$(mktemp -d /tmp/okra-preload.XXXXXX)
 chown postgres:postgres "$work"
 chmod 700 "$work"
-as_pg() { su postgres -s /bin/sh -c "$*"; }
-cleanup() {
-	as_pg "$bindir/pg_ctl -D '$work/data' -m immediate stop" >/dev/null 2>&1
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-as_pg "$bindir/initdb -D '$work/data' -A trust -U postgres" >/dev/null 2>&1 || fail "initdb"
-cat >>"$work/data/postgresql.conf" <<CONF
-port = $port
-listen_addresses = ''
-unix_socket_directories = '$work'
-shared_preload_libraries = 'okra'
-okra.base_url = 'http://127.0.0.1:$OKRA_SANDBOX_PORT/v2'
-okra.api_key_file = '$OKRA_TEST_DIR/okra.key'
-CONF
-as_pg "$bindir/pg_ctl -D '$work/data' -l '$work/server.log' -w start" >/dev/null || fail "the server did not start"
+trap 'okra_stop_cluster "$work"; rm -rf "$work"' EXIT
+okra_preloaded_cluster "$work" "$OKRA_SANDBOX_PORT" || fail "the server did not start"
+port=$OKRA_CLUSTER_PORT
 
 p() { psql -X -h "$work" -p "$port" -AtqX "$@" 2>&1; }
 p -U postgres -d postgres -v ON_ERROR_STOP=1 -c "CREATE EXTENSION okra" \
