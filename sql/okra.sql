@@ -497,6 +497,30 @@ REVOKE ALL ON FUNCTION @extschema@.okra_ledger_guard_refund(text, bigint) FROM P
 COMMENT ON FUNCTION @extschema@.okra_ledger_guard_refund(text, bigint) IS
 	'Internal: locks a payment for okra_refund and refuses a refund the ledger shows Okra would refuse.';
 
+-- A payment made elsewhere (Okra's widget, another system): the ledger
+-- learns its id now and everything else from Okra when it is verified.
+CREATE FUNCTION @extschema@.okra_track(payment_id text)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	id	text := lower(payment_id);
+BEGIN
+	IF id IS NULL OR id !~ '^[0-9a-f]{24}$' THEN
+		RAISE EXCEPTION 'invalid payment_id: "%"', left(payment_id, 64)
+			USING ERRCODE = '22023',
+				  DETAIL = 'An Okra payment ID is 24 hexadecimal characters.';
+	END IF;
+	INSERT INTO @extschema@.okra_payments (payment_id, next_check_at)
+	VALUES (id, now())
+	ON CONFLICT ON CONSTRAINT okra_payments_pkey DO NOTHING;
+	RETURN FOUND;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.okra_track(text) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.okra_track(text) IS
+	'Adds a payment made elsewhere to the ledger, due a check now; true if it was new. Nothing is sent.';
+
 CREATE FUNCTION @extschema@.okra_prune_api_calls(older_than interval DEFAULT '90 days')
 RETURNS bigint
 LANGUAGE sql SET search_path = pg_catalog, pg_temp

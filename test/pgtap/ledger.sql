@@ -8,7 +8,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS okra;
 \ir helpers.psql
-SELECT plan(58);
+SELECT plan(64);
 -- other files' dblink sessions commit ledger rows: start from nothing
 TRUNCATE okra_payments, okra_refunds, okra_status_changes, okra_api_calls;
 
@@ -182,6 +182,23 @@ SELECT is((SELECT row(status, amount, currency, terminal) FROM okra_payments WHE
 SELECT throws_ok($$SELECT okra_request('pay/refund', '{"payment_id": "64a000000000000000000005"}')$$, '22023',
 	'okra_request cannot send refunds', 'refunds go through okra_refund only');
 SELECT throws_ok($$SELECT okra_request('sandbox/Pay/Refund', '{}')$$, '22023', NULL, 'under any prefix or case');
+
+--
+-- okra_track: a payment made elsewhere, due a check; nothing sent
+--
+GRANT EXECUTE ON FUNCTION okra_track(text) TO okra_ledger_app;
+\set before `ctl GET counters`
+SET LOCAL ROLE okra_ledger_app;
+SELECT is(okra_track('64A00000000000000000000D'), true, 'okra_track registers a new payment (upper case accepted)');
+SELECT is(okra_track('64a00000000000000000000d'), false, 'and says so when it knew it already');
+SELECT is(okra_track('64a000000000000000000001'), false, 'a payment already seen is left as it is');
+SELECT throws_ok($$SELECT okra_track('nope')$$, '22023', 'invalid payment_id: "nope"', 'a bad id: 22023');
+RESET ROLE;
+\set after `ctl GET counters`
+SELECT is(:'after'::jsonb -> 'requests', :'before'::jsonb -> 'requests', 'okra_track sends nothing');
+SELECT is((SELECT row(status, amount, terminal, next_check_at <= now(), check_count) FROM okra_payments
+           WHERE payment_id = '64a00000000000000000000d'),
+	row(NULL::text, NULL::bigint, false, true, 0), 'the tracked payment is pending a check now, with nothing else known');
 
 --
 -- errors and rollbacks take the rows with them

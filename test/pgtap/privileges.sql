@@ -35,8 +35,9 @@ SELECT set_eq($$SELECT p.proname::text, p.proconfig::text FROM pg_proc p JOIN pg
            AND d.objid = p.oid AND d.deptype = 'e' JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'okra'
            WHERE p.prosecdef$$,
 	$$VALUES ('okra_ledger_record', '{"search_path=pg_catalog, pg_temp"}'),
-	         ('okra_ledger_guard_refund', '{"search_path=pg_catalog, pg_temp"}')$$,
-	'only the two internal ledger functions are SECURITY DEFINER, each with a safe search_path');
+	         ('okra_ledger_guard_refund', '{"search_path=pg_catalog, pg_temp"}'),
+	         ('okra_track', '{"search_path=pg_catalog, pg_temp"}')$$,
+	'only the two internal ledger functions and okra_track are SECURITY DEFINER, each with a safe search_path');
 
 -- the application role calls everything it was granted
 SET LOCAL ROLE okra_app;
