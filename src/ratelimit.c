@@ -27,8 +27,8 @@
 #include "compat.h"
 #include "okra.h"
 
-/* Sliding windows count both ends: keep a little clear of the boundary */
-#define OKRA_RATE_MARGIN_US		2000
+/* Sliding windows count both ends: keep 0.2% clear of the boundary */
+#define OKRA_RATE_MARGIN_DIVISOR	500
 /* Longest single sleep, so that a changed limit is seen soon */
 #define OKRA_RATE_NAP_MS		100
 
@@ -128,14 +128,16 @@ reserve_slot(TimestampTz now, int64 interval)
 void
 okra_rate_limit_wait(uint32 wait_event)
 {
+	int64		interval;
 	TimestampTz slot;
 	TimestampTz now;
 
 	if (okra_rate_limit_per_minute <= 0)
 		return;
+	interval = USECS_PER_MINUTE / okra_rate_limit_per_minute;
+	interval += interval / OKRA_RATE_MARGIN_DIVISOR + 1;
 	now = GetCurrentTimestamp();
-	slot = reserve_slot(now, USECS_PER_MINUTE / okra_rate_limit_per_minute +
-						OKRA_RATE_MARGIN_US);
+	slot = reserve_slot(now, interval);
 	while (now < slot)
 	{
 		long		ms = (long) ((slot - now + 999) / 1000);
