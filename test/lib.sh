@@ -122,3 +122,28 @@ okra_preloaded_cluster() {
 okra_stop_cluster() {
 	su postgres -s /bin/sh -c "$(pg_config --bindir)/pg_ctl -D '$1/data' -m immediate stop" >/dev/null 2>&1
 }
+
+# okra_test_fixtures DIR: what the extension's suites talk to, in DIR: a
+# test CA, okra-sandbox over HTTP (two merchants' keys) and HTTPS, and the
+# key files (readable by the server's OS user only: okra.key, key2.key for
+# the other merchant, wrong.key that no sandbox knows).  Sets SB, SBTLS and
+# their _PID, and exports what the tests read (OKRA_SANDBOX_*, OKRA_TEST_*,
+# PATH with ctl).
+okra_test_fixtures() {
+	local d=$1
+	export OKRA_SANDBOX_KEY=sk_test_okra_regress
+	export OKRA_SANDBOX_KEY2=sk_test_okra_other_merchant
+	okra_make_test_ca "$d" || return 1
+	okra_start_sandbox SB "$d/sandbox.log" --key "$OKRA_SANDBOX_KEY" --key "$OKRA_SANDBOX_KEY2" \
+		--seed test/sandbox/seed-test.json || return 1
+	okra_start_sandbox SBTLS "$d/sandbox-tls.log" --key "$OKRA_SANDBOX_KEY" \
+		--seed test/sandbox/seed-test.json --tls-cert "$d/server.pem" --tls-key "$d/server.key" || return 1
+	export OKRA_SANDBOX_PORT=$SB OKRA_SANDBOX_TLS_PORT=$SBTLS
+	export OKRA_TEST_DIR=$d OKRA_TEST_CA=$d/ca.pem
+	export PATH="$PWD/test/sandbox:$PATH"	# ctl
+	printf '%s\n' "$OKRA_SANDBOX_KEY" >"$d/okra.key"
+	printf '%s\n' "$OKRA_SANDBOX_KEY2" >"$d/key2.key"
+	printf 'sk_test_not_a_key\n' >"$d/wrong.key"
+	chown postgres:postgres "$d"/*.key "$d/ca.pem"
+	chmod 600 "$d"/*.key
+}

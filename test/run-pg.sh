@@ -17,25 +17,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-export OKRA_SANDBOX_KEY=sk_test_okra_regress
-export OKRA_SANDBOX_KEY2=sk_test_okra_other_merchant
-okra_make_test_ca "$work" || { echo "RESULT suite=setup passed=0 failed=1"; exit 1; }
-okra_start_sandbox SB "$work/sandbox.log" --key "$OKRA_SANDBOX_KEY" --key "$OKRA_SANDBOX_KEY2" \
-	--seed test/sandbox/seed-test.json || exit 1
-okra_start_sandbox SBTLS "$work/sandbox-tls.log" --key "$OKRA_SANDBOX_KEY" \
-	--seed test/sandbox/seed-test.json --tls-cert "$work/server.pem" --tls-key "$work/server.key" || exit 1
-export OKRA_SANDBOX_PORT=$SB OKRA_SANDBOX_TLS_PORT=$SBTLS
-export OKRA_TEST_DIR=$work OKRA_TEST_CA=$work/ca.pem
-export PATH="$PWD/test/sandbox:$PATH"	# ctl
-
-# The key files: readable by the server's OS user only. key2 is another
-# merchant's key, wrong.key a key okra-sandbox does not know.
-printf '%s\n' "$OKRA_SANDBOX_KEY" >"$work/okra.key"
-printf '%s\n' "$OKRA_SANDBOX_KEY2" >"$work/key2.key"
-printf 'sk_test_not_a_key\n' >"$work/wrong.key"
-chown postgres:postgres "$work"/*.key "$work/ca.pem"
-chmod 600 "$work"/*.key
-
+okra_test_fixtures "$work" || { echo "RESULT suite=setup passed=0 failed=1"; exit 1; }
 okra_configure "http://127.0.0.1:$SB/v2" "$work/okra.key" || { echo "RESULT suite=setup passed=0 failed=1"; exit 1; }
 
 echo "-- pg_regress"

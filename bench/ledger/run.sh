@@ -55,6 +55,8 @@ sizes=$(psql -AtqX -c "SELECT string_agg(format('%s %s rows, %s', c.relname, c.r
 	pg_size_pretty(pg_total_relation_size(c.oid))), E'\n' ORDER BY c.relname)
 	FROM pg_class c WHERE c.relname IN ('okra_payments', 'okra_refunds', 'okra_status_changes', 'okra_api_calls')")
 
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+maximum() { printf '%s\n' "$@" | sort -g | tail -n 1; }
 # time_ms SQL: ROUNDS runs of SQL, "median max" in ms (server-side, EXPLAIN ANALYZE)
 time_ms() {
 	local i t all=()
@@ -63,7 +65,7 @@ time_ms() {
 			python3 -c 'import json,sys; p=json.load(sys.stdin)[0]; print(p["Planning Time"] + p["Execution Time"])')
 		all+=("$t")
 	done
-	printf '%s\n' "${all[@]}" | sort -g | awk '{ v[NR] = $1 } END { printf "%.1f %.1f\n", v[int((NR + 1) / 2)], v[NR] }'
+	printf '%.1f %.1f\n' "$(median "${all[@]}")" "$(maximum "${all[@]}")"
 }
 some_payment=$(psql -AtqX -c "SELECT payment_id FROM okra_refunds ORDER BY refund_id OFFSET 1000 LIMIT 1")
 queries=(
@@ -112,7 +114,6 @@ for i in $(seq 1 "$ROUNDS"); do
 	without+=("$(pgbench_round)") without_tx+=("$(loop_round)")
 	psql -qX -f "$work/record.sql" >/dev/null
 done
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 w=$(median "${with[@]}") wo=$(median "${without[@]}")
 wt=$(median "${with_tx[@]}") wot=$(median "${without_tx[@]}")
 

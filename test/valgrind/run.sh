@@ -119,25 +119,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-export OKRA_SANDBOX_KEY=sk_test_okra_regress
-export OKRA_SANDBOX_KEY2=sk_test_okra_other_merchant
-if ! okra_make_test_ca "$work"; then
-	check fail "test CA"
+if ! okra_test_fixtures "$work"; then
+	check fail "test CA, sandboxes and key files"
 	finish
 fi
-okra_start_sandbox SB "$work/sandbox.log" --key "$OKRA_SANDBOX_KEY" --key "$OKRA_SANDBOX_KEY2" \
-	--seed test/sandbox/seed-test.json || { check fail "okra-sandbox (HTTP) starts"; finish; }
-okra_start_sandbox SBTLS "$work/sandbox-tls.log" --key "$OKRA_SANDBOX_KEY" \
-	--seed test/sandbox/seed-test.json --tls-cert "$work/server.pem" --tls-key "$work/server.key" ||
-	{ check fail "okra-sandbox (HTTPS) starts"; finish; }
-export OKRA_SANDBOX_PORT=$SB OKRA_SANDBOX_TLS_PORT=$SBTLS
-export OKRA_TEST_DIR=$work OKRA_TEST_CA=$work/ca.pem
-export PATH="$repo/test/sandbox:$PATH"	# ctl
-printf '%s\n' "$OKRA_SANDBOX_KEY" >"$work/okra.key"
-printf '%s\n' "$OKRA_SANDBOX_KEY2" >"$work/key2.key"
-printf 'sk_test_not_a_key\n' >"$work/wrong.key"
-chown postgres:postgres "$work"/*.key "$work/ca.pem"
-chmod 600 "$work"/*.key
 # a port nobody listens on: bound, then released
 closed_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
