@@ -253,6 +253,9 @@ RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+	is_final	boolean := @extschema@.okra_status_is_terminal(p.status);
+	new_outcome	text := @extschema@.okra_payment_outcome(p.status, p.response_status);
+	next_check	timestamptz := CASE WHEN NOT is_final THEN p.checked_at + interval '1 minute' END;
 	refund		@extschema@.okra_refunds;
 	prev_status	text;
 	was_final	boolean;
@@ -271,8 +274,8 @@ BEGIN
 	UPDATE @extschema@.okra_payments AS t SET
 		status = p.status,
 		response_status = p.response_status,
-		terminal = @extschema@.okra_status_is_terminal(p.status),
-		outcome = @extschema@.okra_payment_outcome(p.status, p.response_status),
+		terminal = is_final,
+		outcome = new_outcome,
 		amount = coalesce(p.amount, t.amount),
 		currency = coalesce(p.currency, t.currency),
 		customer_id = coalesce(p.customer_id, t.customer_id),
@@ -280,8 +283,7 @@ BEGIN
 		last_checked_at = p.checked_at,
 		status_changed_at = CASE WHEN prev.status IS DISTINCT FROM p.status
 							THEN p.checked_at ELSE t.status_changed_at END,
-		next_check_at = CASE WHEN @extschema@.okra_status_is_terminal(p.status)
-						THEN NULL ELSE p.checked_at + interval '1 minute' END,
+		next_check_at = next_check,
 		check_count = t.check_count + 1,
 		last_error = NULL
 	  FROM (SELECT payment_id, status, terminal, amount, currency
@@ -296,13 +298,9 @@ BEGIN
 			(payment_id, status, response_status, terminal, outcome, amount, currency,
 			 customer_id, env, first_seen_at, last_checked_at, status_changed_at,
 			 next_check_at, check_count)
-		VALUES (p.payment_id, p.status, p.response_status,
-				@extschema@.okra_status_is_terminal(p.status),
-				@extschema@.okra_payment_outcome(p.status, p.response_status),
+		VALUES (p.payment_id, p.status, p.response_status, is_final, new_outcome,
 				p.amount, p.currency, p.customer_id, p.env, p.checked_at, p.checked_at,
-				p.checked_at,
-				CASE WHEN @extschema@.okra_status_is_terminal(p.status)
-				THEN NULL ELSE p.checked_at + interval '1 minute' END, 1)
+				p.checked_at, next_check, 1)
 		ON CONFLICT (payment_id) DO NOTHING;
 		IF NOT FOUND THEN
 			-- another session recorded it first: update what it wrote
@@ -317,8 +315,7 @@ BEGIN
 			(object_type, object_id, payment_id, old_status, new_status, outcome,
 			 amount, currency, changed_at)
 		VALUES ('payment', p.payment_id, p.payment_id, prev_status, p.status,
-				CASE WHEN NOT was_final
-				THEN @extschema@.okra_payment_outcome(p.status, p.response_status) END,
+				CASE WHEN NOT was_final THEN new_outcome END,
 				coalesce(p.amount, prev_amount), coalesce(p.currency, prev_curr),
 				p.checked_at);
 	END IF;
@@ -367,6 +364,8 @@ REVOKE ALL ON FUNCTION @extschema@.okra_ledger_refund_payment(@extschema@.okra_r
 
 -- A refund as okra_refund returned it.  full: the request named no amount,
 -- so the payment is now refunded in full (which tells its amount if unknown).
+-- The payment's row exists: okra_ledger_guard_refund made it, if need be,
+-- before the refund was sent, and the refund is of that payment.
 CREATE FUNCTION @extschema@.okra_ledger_refund(r @extschema@.okra_refund,
 											   requested_by name,
 											   full_refund boolean,
@@ -375,10 +374,6 @@ RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	INSERT INTO @extschema@.okra_payments (payment_id, first_seen_at)
-	VALUES (r.payment_id, seen_at)
-	ON CONFLICT (payment_id) DO NOTHING;
-
 	INSERT INTO @extschema@.okra_refunds
 		(refund_id, payment_id, amount, currency, reason, status,
 		 refund_payment_id, refund_payment_status, wallet_balance,

@@ -54,6 +54,7 @@ typedef struct OkraCall
 {
 	const char *endpoint;
 	const char *payment_id;		/* for the log line; may be NULL */
+	const char *const *payment_keys;	/* where payment_send looks */
 	StringInfoData body;
 	OkraLedgerCall record;
 } OkraCall;
@@ -75,7 +76,10 @@ static Datum logged_call(FunctionCallInfo fcinfo, OkraCall *call,
 static Datum response_jsonb(const char *endpoint, const OkraAnswer *ans);
 static TupleDesc result_tupdesc(FunctionCallInfo fcinfo, int natts);
 static Datum text_or_null(const char *s, bool *isnull);
-static Datum payment_call(FunctionCallInfo fcinfo, const char *endpoint);
+static void check_same_payment(const char *endpoint, long http_status,
+							   const char *answered, const char *asked);
+static Datum payment_call(FunctionCallInfo fcinfo, const char *endpoint,
+						  const char *const *keys);
 static Datum payment_send(FunctionCallInfo fcinfo, OkraCall *call);
 static Datum refund_send(FunctionCallInfo fcinfo, OkraCall *call);
 static Datum request_send(FunctionCallInfo fcinfo, OkraCall *call);
@@ -269,12 +273,30 @@ text_or_null(const char *s, bool *isnull)
 }
 
 /*
- * okra_verify and okra_cancel: POST {"payment_id": ...}.
+ * An answer about another payment than the one asked for is unusable.
+ */
+static void
+check_same_payment(const char *endpoint, long http_status,
+				   const char *answered, const char *asked)
+{
+	if (strcmp(answered, asked) != 0)
+		okra_error_invalid_response(endpoint, http_status,
+									psprintf("the answer is about payment \"%s\"",
+											 quote_clip(answered)),
+									NULL);
+}
+
+/*
+ * okra_verify and okra_cancel: POST {"payment_id": ...} and return the
+ * payment found under the first of data.<keys>.
  */
 static Datum
-payment_call(FunctionCallInfo fcinfo, const char *endpoint)
+payment_call(FunctionCallInfo fcinfo, const char *endpoint,
+			 const char *const *keys)
 {
 	OkraCall	call = {endpoint};
+
+	call.payment_keys = keys;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -292,16 +314,12 @@ payment_call(FunctionCallInfo fcinfo, const char *endpoint)
 
 /*
  * Send a payment call, record it, and return the payment found under the
- * first of data.payment_status and data.payment (pay/verify answers with
- * the former, pay/cancel with the latter) as okra_payment.
+ * first of data.<call->payment_keys> as okra_payment.
  */
 static Datum
 payment_send(FunctionCallInfo fcinfo, OkraCall *call)
 {
-	static const char *const verify_keys[] = {"payment_status", "payment", NULL};
-	static const char *const cancel_keys[] = {"payment", "payment_status", NULL};
 	const char *endpoint = call->endpoint;
-	bool		is_verify = strcmp(endpoint, "pay/verify") == 0;
 	TupleDesc	tupdesc = result_tupdesc(fcinfo, OKRA_PAYMENT_NATTS);
 	OkraAnswer	ans;
 	OkraPaymentFields f;
@@ -311,14 +329,10 @@ payment_send(FunctionCallInfo fcinfo, OkraCall *call)
 	Datum		result;
 
 	call_okra(call, &ans);
-	if (!okra_json_payment(ans.doc, is_verify ? verify_keys : cancel_keys, &f, &why))
+	if (!okra_json_payment(ans.doc, call->payment_keys, &f, &why))
 		okra_error_invalid_response(endpoint, ans.http.status,
 									"unexpected shape", why);
-	if (strcmp(f.payment_id, call->payment_id) != 0)
-		okra_error_invalid_response(endpoint, ans.http.status,
-									psprintf("the answer is about payment \"%s\"",
-											 quote_clip(f.payment_id)),
-									NULL);
+	check_same_payment(endpoint, ans.http.status, f.payment_id, call->payment_id);
 
 	memset(nulls, 0, sizeof(nulls));
 	values[0] = text_or_null(f.payment_id, &nulls[0]);
@@ -347,7 +361,9 @@ payment_send(FunctionCallInfo fcinfo, OkraCall *call)
 Datum
 okra_verify(PG_FUNCTION_ARGS)
 {
-	return payment_call(fcinfo, "pay/verify");
+	static const char *const keys[] = {"payment_status", "payment", NULL};
+
+	return payment_call(fcinfo, "pay/verify", keys);
 }
 
 /*
@@ -356,7 +372,9 @@ okra_verify(PG_FUNCTION_ARGS)
 Datum
 okra_cancel(PG_FUNCTION_ARGS)
 {
-	return payment_call(fcinfo, "pay/cancel");
+	static const char *const keys[] = {"payment", "payment_status", NULL};
+
+	return payment_call(fcinfo, "pay/cancel", keys);
 }
 
 /*
@@ -437,11 +455,7 @@ refund_send(FunctionCallInfo fcinfo, OkraCall *call)
 	/* the refund is of the payment asked for, whether Okra says so or not */
 	if (f.payment_id == NULL)
 		f.payment_id = pstrdup(call->payment_id);
-	else if (strcmp(f.payment_id, call->payment_id) != 0)
-		okra_error_invalid_response(endpoint, ans.http.status,
-									psprintf("the answer is about payment \"%s\"",
-											 quote_clip(f.payment_id)),
-									NULL);
+	check_same_payment(endpoint, ans.http.status, f.payment_id, call->payment_id);
 
 	memset(nulls, 0, sizeof(nulls));
 	values[0] = text_or_null(f.refund_id, &nulls[0]);
