@@ -170,11 +170,10 @@ call_okra(OkraCall *call, OkraAnswer *ans)
 	/* Okra speaks UTF-8 */
 	utf8 = pg_server_to_any(call->body.data, call->body.len, PG_UTF8);
 
-	okra_rate_limit_wait(okra_http_wait_event());
 	call->record.endpoint = endpoint;
 	call->record.request = call->body.data;
-	call->record.started_at = GetCurrentTimestamp();
 	okra_http_post(endpoint, utf8, strlen(utf8), &ans->http);
+	call->record.started_at = ans->http.started_at;
 	call->record.http_status = ans->http.status;
 	call->record.finished_at = ans->http.received_at;
 

@@ -1,19 +1,23 @@
 /*-------------------------------------------------------------------------
  *
  * http.c
- *	  libcurl transport for okra: one POST per call, on one easy handle per
- *	  backend kept inside a per-backend multi handle, so connections (and
- *	  TLS sessions) are reused from one call to the next.
+ *	  libcurl transport for okra: batches of POSTs driven together on one
+ *	  per-backend multi handle, so connections (and TLS sessions) are
+ *	  reused from one call to the next.  okra_http_post() is a batch of one;
+ *	  okra_verify_pending runs many at once (README "Scheduled
+ *	  verification").
  *
  * Nothing in this file throws while libcurl is running: callbacks only
- * record a reason, and okra_http_post() raises the error afterwards (the
- * mapping is in errors.c).  The transfer is driven by curl_multi_poll()
- * in 100 ms slices so a query cancel or statement_timeout is seen quickly;
- * then the easy handle is thrown away (its state is unknown) and
- * CHECK_FOR_INTERRUPTS() raises PostgreSQL's own error.  The request
- * headers (which hold the key) are owned by PG_TRY/PG_CATCH and zeroed
- * before they are freed; the response body grows in the caller's memory
- * context without ever throwing.
+ * record a reason, and okra_http_batch_result() raises a transfer's error
+ * afterwards (the mapping is in errors.c).  Transfers are driven by
+ * curl_multi_poll() in 100 ms slices so a query cancel or
+ * statement_timeout is seen quickly; then every transfer is abandoned and
+ * CHECK_FOR_INTERRUPTS() raises PostgreSQL's own error.  The caller frees
+ * a batch in PG_FINALLY or PG_CATCH: that zeroes the request headers
+ * (which hold the key) and gives back the easy handles.  Response bodies
+ * grow in the caller's memory context without ever throwing.  Each
+ * request first takes its turn under okra.rate_limit_per_minute
+ * (ratelimit.c).
  *
  * A request that may move money is never sent twice: libcurl silently
  * resends a request on a fresh connection when a reused one dies before
@@ -31,6 +35,7 @@
 #include <curl/curl.h>
 
 #include "miscadmin.h"
+#include "storage/latch.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -68,19 +73,68 @@ typedef struct OkraTransfer
 	bool		refused_address;	/* refused a non-loopback address */
 } OkraTransfer;
 
+/* Where a job of a batch is */
+typedef enum OkraJobState
+{
+	JOB_QUEUED,					/* not started (and, once stopped, never) */
+	JOB_RUNNING,				/* in the multi handle */
+	JOB_DONE					/* finished, well or not */
+} OkraJobState;
+
+/* One POST of a batch */
+typedef struct OkraJob
+{
+	const char *endpoint;
+	const char *body;
+	size_t		body_len;
+	OkraJobState state;
+	CURL	   *easy;
+	bool		attached;		/* easy is in okra_multi */
+	bool		done;			/* libcurl reported it complete */
+	CURLcode	rc;
+	long		status;
+	TimestampTz started_at;
+	TimestampTz received_at;
+	OkraTransfer t;
+	char		errbuf[CURL_ERROR_SIZE];
+} OkraJob;
+
+struct OkraHttpBatch
+{
+	int			njobs;
+	int			parallel;		/* most jobs running at once */
+	int			next;			/* next job to start */
+	int			running;
+	bool		stopped;		/* start nothing more */
+	bool		ready;			/* okra.base_url checked, headers made */
+	TimestampTz slot;			/* rate-limit slot held for jobs[next] */
+	OkraUrl		url;
+	char	   *base;			/* okra.base_url without trailing "/" */
+	struct curl_slist *headers; /* shared by every job; has the key */
+	OkraJob    *jobs;
+};
+
+/* Easy handles kept for reuse after a clean transfer */
+#define OKRA_IDLE_MAX			64
+
 /*---- per-backend libcurl state ----*/
 static bool okra_curl_ready = false;
 static CURLM *okra_multi = NULL;
-static CURL *okra_easy = NULL;
-static bool okra_easy_attached = false;
-static char okra_errbuf[CURL_ERROR_SIZE];
+static CURL *okra_idle[OKRA_IDLE_MAX];
+static int	okra_nidle = 0;
 #ifdef OKRA_HAVE_CUSTOM_WAIT_EVENTS
 static uint32 okra_wait_event = 0;
 #endif
 
 /*---- static prototypes ----*/
 static void okra_curl_init(bool need_tls);
-static void discard_easy(void);
+static void batch_prepare(OkraHttpBatch *b);
+static void start_job(OkraHttpBatch *b, OkraJob *j);
+static void finish_job(OkraHttpBatch *b, OkraJob *j, CURLcode rc,
+					   const char *why);
+static int	take_finished(OkraHttpBatch *b);
+static void release_job(OkraJob *j);
+static void batch_interrupted(OkraHttpBatch *b) pg_attribute_noreturn();
 static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata);
 static size_t header_cb(char *ptr, size_t size, size_t nmemb, void *userdata);
 static bool sockaddr_is_loopback(const struct sockaddr *sa);
@@ -98,9 +152,9 @@ static void report_failure(const char *endpoint, const OkraUrl *url,
 						   const char *errtext) pg_attribute_noreturn();
 
 /* Set one libcurl option; a refusal means this libcurl lacks a feature */
-#define OKRA_SETOPT(opt, val) \
+#define OKRA_SETOPT(h, opt, val) \
 	do { \
-		CURLcode	setopt_rc_ = curl_easy_setopt(okra_easy, opt, val); \
+		CURLcode	setopt_rc_ = curl_easy_setopt(h, opt, val); \
 		if (setopt_rc_ != CURLE_OK) \
 			ereport(ERROR, \
 					errcode(ERRCODE_SYSTEM_ERROR), \
@@ -109,8 +163,8 @@ static void report_failure(const char *endpoint, const OkraUrl *url,
 	} while (0)
 
 /*
- * Initialise libcurl once per process, and the multi and easy handles
- * whenever they are missing.
+ * Initialise libcurl once per process, and the multi handle whenever it is
+ * missing.
  */
 static void
 okra_curl_init(bool need_tls)
@@ -142,33 +196,6 @@ okra_curl_init(bool need_tls)
 					errmsg("out of memory"),
 					errdetail("Could not create a libcurl multi handle."));
 	}
-	if (okra_easy == NULL)
-	{
-		okra_easy = curl_easy_init();
-		if (okra_easy == NULL)
-			ereport(ERROR,
-					errcode(ERRCODE_OUT_OF_MEMORY),
-					errmsg("out of memory"),
-					errdetail("Could not create a libcurl easy handle."));
-		okra_easy_attached = false;
-	}
-}
-
-/*
- * Throw the easy handle away (aborting its transfer, if any); the next
- * call makes a new one.  Connections stay in the multi handle's cache,
- * which closes any that are broken.
- */
-static void
-discard_easy(void)
-{
-	if (okra_easy == NULL)
-		return;
-	if (okra_easy_attached && okra_multi != NULL)
-		curl_multi_remove_handle(okra_multi, okra_easy);
-	okra_easy_attached = false;
-	curl_easy_cleanup(okra_easy);
-	okra_easy = NULL;
 }
 
 /*
@@ -410,39 +437,67 @@ report_failure(const char *endpoint, const OkraUrl *url, CURLcode rc,
 }
 
 /*
- * POST body to okra.base_url + "/" + endpoint and return the final HTTP
- * status and whole body.  Raises 55000 when not configured, 08001 when
- * the request surely was not sent, OK010 when it may have been but no
- * complete answer came back, OK011 for a redirect or an over-large
- * answer, and PostgreSQL's own error on cancel.  Any HTTP status other
- * than 3xx is returned for the caller to judge.
+ * A batch of njobs POSTs, at most parallel of them at a time.  Set each
+ * job with okra_http_batch_set(), then call okra_http_batch_next() until
+ * it returns -1; free the batch with okra_http_batch_free() in PG_FINALLY.
+ */
+OkraHttpBatch *
+okra_http_batch_create(int njobs, int parallel)
+{
+	OkraHttpBatch *b = palloc0(sizeof(OkraHttpBatch));
+
+	b->njobs = njobs;
+	b->parallel = Max(parallel, 1);
+	b->jobs = palloc0(sizeof(OkraJob) * Max(njobs, 1));
+	return b;
+}
+
+/*
+ * Job i: POST body (UTF-8, body_len bytes) to okra.base_url + "/" +
+ * endpoint.  The strings must live as long as the batch.
  */
 void
-okra_http_post(const char *endpoint, const char *body, size_t body_len,
-			   OkraHttpResponse *resp)
+okra_http_batch_set(OkraHttpBatch *b, int i, const char *endpoint,
+					const char *body, size_t body_len)
 {
-	OkraUrl		url;
+	OkraJob    *j = &b->jobs[i];
+
+	Assert(i >= 0 && i < b->njobs && j->state == JOB_QUEUED);
+	j->endpoint = endpoint;
+	j->body = body;
+	j->body_len = body_len;
+	j->t.cxt = CurrentMemoryContext;
+}
+
+/*
+ * Start nothing more: jobs not yet started never will be.  Those running
+ * still finish.
+ */
+void
+okra_http_batch_stop(OkraHttpBatch *b)
+{
+	b->stopped = true;
+}
+
+/*
+ * Before the first job: where to (re-checked now, not only in the
+ * setting's hook), the key (read now) and the shared headers.
+ */
+static void
+batch_prepare(OkraHttpBatch *b)
+{
 	const char *why;
-	char	   *base;
 	size_t		baselen;
-	char	   *full_url;
 	char	   *key;
 	char	   *auth;
-	OkraTransfer t;
-	struct curl_slist *volatile headers = NULL;
-	volatile CURLcode rc = CURLE_OK;
-	volatile bool interrupted = false;
-	volatile bool done = false;
-	volatile long status = 0;
-	char		errtext[CURL_ERROR_SIZE + 64];
+	struct curl_slist *withauth;
 
-	/* where to: re-check okra.base_url now, not only in its hook */
 	if (okra_base_url == NULL || okra_base_url[0] == '\0')
 		ereport(ERROR,
 				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				errmsg("okra.base_url is not set"),
 				errhint("Set okra.base_url in postgresql.conf or with ALTER SYSTEM."));
-	if (!okra_parse_base_url(okra_base_url, &url, &why))
+	if (!okra_parse_base_url(okra_base_url, &b->url, &why))
 		ereport(ERROR,
 				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				errmsg("invalid okra.base_url: \"%s\"", okra_base_url),
@@ -450,205 +505,354 @@ okra_http_post(const char *endpoint, const char *body, size_t body_len,
 	baselen = strlen(okra_base_url);
 	while (baselen > 0 && okra_base_url[baselen - 1] == '/')
 		baselen--;
-	base = pnstrdup(okra_base_url, baselen);
-	full_url = psprintf("%s/%s", base, endpoint);
+	b->base = pnstrdup(okra_base_url, baselen);
 
-	/* the key, read (or re-read) now */
+	okra_curl_init(b->url.https);
+
+	b->headers = append_header(b->headers, "Content-Type: application/json");
+	b->headers = append_header(b->headers, "Accept: application/json");
+	b->headers = append_header(b->headers, "Expect:");
+
 	key = okra_read_api_key();
 	auth = psprintf("Authorization: Bearer %s", key);
 	explicit_bzero(key, strlen(key));
 	pfree(key);
+	withauth = curl_slist_append(b->headers, auth);
+	explicit_bzero(auth, strlen(auth));
+	pfree(auth);
+	if (withauth == NULL)
+		ereport(ERROR,
+				errcode(ERRCODE_OUT_OF_MEMORY),
+				errmsg("out of memory"));
+	b->headers = withauth;
+	b->ready = true;
+}
 
-	okra_curl_init(url.https);
+/*
+ * Set every option of a job's easy handle from the current settings and
+ * add it to the multi handle.
+ */
+static void
+start_job(OkraHttpBatch *b, OkraJob *j)
+{
+	CURL	   *h;
+	CURLMcode	mc;
 
-	memset(&t, 0, sizeof(t));
-	t.cxt = CurrentMemoryContext;
-	t.limit = (size_t) okra_max_response_size;
-	t.loopback_only = !url.https;
-	t.read_only = okra_endpoint_is_read_only(endpoint);
-	okra_errbuf[0] = '\0';
+	if (okra_nidle > 0)
+		j->easy = okra_idle[--okra_nidle];
+	else if ((j->easy = curl_easy_init()) == NULL)
+		ereport(ERROR,
+				errcode(ERRCODE_OUT_OF_MEMORY),
+				errmsg("out of memory"),
+				errdetail("Could not create a libcurl easy handle."));
+	h = j->easy;
+	j->t.limit = (size_t) okra_max_response_size;
+	j->t.loopback_only = !b->url.https;
+	j->t.read_only = okra_endpoint_is_read_only(j->endpoint);
+
+	curl_easy_reset(h);
+	OKRA_SETOPT(h, CURLOPT_PRIVATE, (void *) j);
+	OKRA_SETOPT(h, CURLOPT_ERRORBUFFER, j->errbuf);
+	OKRA_SETOPT(h, CURLOPT_NOSIGNAL, 1L);
+	OKRA_SETOPT(h, CURLOPT_URL, psprintf("%s/%s", b->base, j->endpoint));
+#if LIBCURL_VERSION_NUM >= 0x075500
+	OKRA_SETOPT(h, CURLOPT_PROTOCOLS_STR, b->url.https ? "https" : "http");
+	OKRA_SETOPT(h, CURLOPT_REDIR_PROTOCOLS_STR, b->url.https ? "https" : "http");
+#else
+	OKRA_SETOPT(h, CURLOPT_PROTOCOLS, b->url.https ? CURLPROTO_HTTPS : CURLPROTO_HTTP);
+	OKRA_SETOPT(h, CURLOPT_REDIR_PROTOCOLS, b->url.https ? CURLPROTO_HTTPS : CURLPROTO_HTTP);
+#endif
+	OKRA_SETOPT(h, CURLOPT_FOLLOWLOCATION, 0L);
+	OKRA_SETOPT(h, CURLOPT_POST, 1L);
+	OKRA_SETOPT(h, CURLOPT_POSTFIELDS, j->body);
+	OKRA_SETOPT(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) j->body_len);
+	OKRA_SETOPT(h, CURLOPT_HTTPHEADER, b->headers);
+	OKRA_SETOPT(h, CURLOPT_USERAGENT, "okra/" OKRA_VERSION);
+	OKRA_SETOPT(h, CURLOPT_CONNECTTIMEOUT_MS, (long) okra_connect_timeout);
+	OKRA_SETOPT(h, CURLOPT_TIMEOUT_MS, (long) okra_request_timeout);
+	OKRA_SETOPT(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	OKRA_SETOPT(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	OKRA_SETOPT(h, CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2);
+	if (okra_ca_file != NULL && okra_ca_file[0] != '\0')
+		OKRA_SETOPT(h, CURLOPT_CAINFO, okra_ca_file);
+	if (!b->url.https)
+		OKRA_SETOPT(h, CURLOPT_NOPROXY, "*");
+	OKRA_SETOPT(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) j->t.limit);
+	OKRA_SETOPT(h, CURLOPT_WRITEFUNCTION, write_cb);
+	OKRA_SETOPT(h, CURLOPT_WRITEDATA, &j->t);
+	OKRA_SETOPT(h, CURLOPT_HEADERFUNCTION, header_cb);
+	OKRA_SETOPT(h, CURLOPT_HEADERDATA, &j->t);
+	OKRA_SETOPT(h, CURLOPT_OPENSOCKETFUNCTION, opensocket_cb);
+	OKRA_SETOPT(h, CURLOPT_OPENSOCKETDATA, &j->t);
+#ifdef OKRA_HAVE_PREREQ
+	OKRA_SETOPT(h, CURLOPT_PREREQFUNCTION, prereq_cb);
+	OKRA_SETOPT(h, CURLOPT_PREREQDATA, &j->t);
+#else
+	/* no way to refuse a resend: never reuse for what may move money */
+	if (!j->t.read_only)
+		OKRA_SETOPT(h, CURLOPT_FRESH_CONNECT, 1L);
+#endif
+
+	mc = curl_multi_add_handle(okra_multi, h);
+	if (mc != CURLM_OK)
+		ereport(ERROR,
+				errcode(ERRCODE_SYSTEM_ERROR),
+				errmsg("could not start Okra API request: %s",
+					   curl_multi_strerror(mc)));
+	j->attached = true;
+	j->state = JOB_RUNNING;
+	j->started_at = GetCurrentTimestamp();
+	b->running++;
+}
+
+/*
+ * A running job is over: libcurl said so (why NULL), or the multi handle
+ * failed (why says how).
+ */
+static void
+finish_job(OkraHttpBatch *b, OkraJob *j, CURLcode rc, const char *why)
+{
+	j->received_at = GetCurrentTimestamp();
+	j->done = (why == NULL);
+	j->rc = why ? CURLE_RECV_ERROR : rc;
+	if (why)
+		strlcpy(j->errbuf, why, sizeof(j->errbuf));
+	if (j->done && rc == CURLE_OK)
+		curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &j->status);
+#ifndef OKRA_HAVE_PREREQ
+	{
+		curl_off_t	pretransfer = 0;
+		long		reqsize = 0;
+
+		curl_easy_getinfo(j->easy, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
+		curl_easy_getinfo(j->easy, CURLINFO_REQUEST_SIZE, &reqsize);
+		j->t.request_started = (pretransfer > 0 || reqsize > 0);
+	}
+#endif
+	curl_multi_remove_handle(okra_multi, j->easy);
+	j->attached = false;
+	j->state = JOB_DONE;
+	b->running--;
+}
+
+/*
+ * The index of a job libcurl has just finished, or -1.
+ */
+static int
+take_finished(OkraHttpBatch *b)
+{
+	CURLMsg    *msg;
+	int			left;
+
+	while ((msg = curl_multi_info_read(okra_multi, &left)) != NULL)
+	{
+		OkraJob    *j = NULL;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &j);
+		if (j == NULL || j->state != JOB_RUNNING)
+			continue;
+		finish_job(b, j, msg->data.result, NULL);
+		return j - b->jobs;
+	}
+	return -1;
+}
+
+/*
+ * A cancel that CHECK_FOR_INTERRUPTS() held off: the transfers are gone
+ * all the same.
+ */
+static void
+batch_interrupted(OkraHttpBatch *b)
+{
+	int			i;
+
+	for (i = 0; i < b->njobs; i++)
+	{
+		if (b->jobs[i].state == JOB_RUNNING && b->jobs[i].t.request_started)
+			okra_error_outcome_unknown(b->jobs[i].endpoint,
+									   "the request was interrupted", NULL);
+	}
+	ereport(ERROR,
+			errcode(ERRCODE_QUERY_CANCELED),
+			errmsg("canceling Okra API request due to an interrupt"));
+}
+
+/*
+ * Drive the batch until a job finishes and return its index (then read it
+ * with okra_http_batch_result()); -1 once every job has been returned or
+ * will never start.  Jobs start in order, at most b->parallel at a time,
+ * each when okra.rate_limit_per_minute gives it its turn.
+ */
+int
+okra_http_batch_next(OkraHttpBatch *b)
+{
+	if (!b->ready)
+		batch_prepare(b);
+
+	for (;;)
+	{
+		int			done;
+		int			running = 0;
+		long		wait_ms = OKRA_POLL_MS;
+		CURLMcode	mc;
+
+		/* start whatever may start now */
+		while (!b->stopped && b->next < b->njobs && b->running < b->parallel)
+		{
+			TimestampTz now = GetCurrentTimestamp();
+
+			if (b->slot == 0)
+				b->slot = okra_rate_limit_reserve(now);
+			if (b->slot > now)
+			{
+				wait_ms = Min(wait_ms, (long) ((b->slot - now + 999) / 1000));
+				break;
+			}
+			b->slot = 0;
+			start_job(b, &b->jobs[b->next++]);
+		}
+
+		mc = curl_multi_perform(okra_multi, &running);
+		if ((done = take_finished(b)) >= 0)
+			return done;
+		if (mc != CURLM_OK)
+		{
+			int			i;
+
+			for (i = 0; i < b->njobs; i++)
+				if (b->jobs[i].state == JOB_RUNNING)
+				{
+					finish_job(b, &b->jobs[i], CURLE_OK, curl_multi_strerror(mc));
+					return i;
+				}
+		}
+		if (b->running == 0 && (b->stopped || b->next >= b->njobs))
+			return -1;
+
+		pgstat_report_wait_start(okra_http_wait_event());
+		if (b->running > 0)
+		{
+#if LIBCURL_VERSION_NUM >= 0x074200
+			(void) curl_multi_poll(okra_multi, NULL, 0, (int) wait_ms, NULL);
+#else
+			(void) curl_multi_wait(okra_multi, NULL, 0, (int) wait_ms, NULL);
+#endif
+		}
+		else
+		{
+			/* only waiting for a rate-limit turn */
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 wait_ms, okra_http_wait_event());
+			ResetLatch(MyLatch);
+		}
+		pgstat_report_wait_end();
+
+		if (InterruptPending)
+		{
+			/* a cancel raises here; the caller frees the transfers */
+			CHECK_FOR_INTERRUPTS();
+			if (QueryCancelPending || ProcDiePending)
+				batch_interrupted(b);
+		}
+	}
+}
+
+/*
+ * Job i's final HTTP status and whole body, once okra_http_batch_next()
+ * has returned it.  Raises 08001 when the request surely was not sent,
+ * OK010 when it may have been but no complete answer came back, OK011 for
+ * a redirect or an over-large answer.  Any HTTP status other than 3xx is
+ * returned for the caller to judge.
+ */
+void
+okra_http_batch_result(OkraHttpBatch *b, int i, OkraHttpResponse *resp)
+{
+	OkraJob    *j = &b->jobs[i];
+
+	Assert(j->state == JOB_DONE);
+	if (!j->done || j->rc != CURLE_OK)
+	{
+		char		errtext[CURL_ERROR_SIZE + 64];
+
+		snprintf(errtext, sizeof(errtext), "%s",
+				 j->errbuf[0] ? j->errbuf : curl_easy_strerror(j->rc));
+		report_failure(j->endpoint, &b->url, j->rc, &j->t, errtext);
+	}
+	if (j->status >= 300 && j->status < 400)
+		okra_error_invalid_response(j->endpoint, j->status,
+									"redirects are not followed", NULL);
+	if (j->status < 100)
+		okra_error_invalid_response(j->endpoint, 0, "no HTTP status", NULL);
+
+	resp->status = j->status;
+	resp->started_at = j->started_at;
+	resp->received_at = j->received_at;
+	resp->body = j->t.body ? j->t.body : pstrdup("");
+	resp->body_len = j->t.len;
+}
+
+/*
+ * Give a job's easy handle back: kept for reuse after a clean transfer,
+ * else (aborted, failed: its connection state is unknown) thrown away.
+ */
+static void
+release_job(OkraJob *j)
+{
+	bool		clean = (j->state == JOB_DONE && j->done && j->rc == CURLE_OK);
+
+	if (j->easy == NULL)
+		return;
+	if (j->attached)
+		curl_multi_remove_handle(okra_multi, j->easy);
+	j->attached = false;
+	if (clean && okra_nidle < OKRA_IDLE_MAX)
+		okra_idle[okra_nidle++] = j->easy;
+	else
+		curl_easy_cleanup(j->easy);
+	j->easy = NULL;
+}
+
+/*
+ * Free a batch, wherever it stopped: abandon what still runs, give back
+ * the easy handles, zero and free the headers.  Never throws.
+ */
+void
+okra_http_batch_free(OkraHttpBatch *b)
+{
+	int			i;
+
+	for (i = 0; i < b->njobs; i++)
+		release_job(&b->jobs[i]);
+	free_headers(b->headers);
+	b->headers = NULL;
+	pfree(b->jobs);
+	pfree(b);
+}
+
+/*
+ * POST body to okra.base_url + "/" + endpoint and return the final HTTP
+ * status and whole body, or raise as okra_http_batch_result() does: a
+ * batch of one.  Raises 55000 when okra is not configured, and
+ * PostgreSQL's own error on cancel.
+ */
+void
+okra_http_post(const char *endpoint, const char *body, size_t body_len,
+			   OkraHttpResponse *resp)
+{
+	OkraHttpBatch *b = okra_http_batch_create(1, 1);
 
 	PG_TRY();
 	{
-		CURLMcode	mc = CURLM_OK;
-		CURLMsg    *msg;
-		int			left;
-
-		headers = append_header(headers, "Content-Type: application/json");
-		headers = append_header(headers, "Accept: application/json");
-		headers = append_header(headers, "Expect:");
-		headers = append_header(headers, auth);
-		explicit_bzero(auth, strlen(auth));
-
-		/* every option, from the current settings */
-		curl_easy_reset(okra_easy);
-		OKRA_SETOPT(CURLOPT_ERRORBUFFER, okra_errbuf);
-		OKRA_SETOPT(CURLOPT_NOSIGNAL, 1L);
-		OKRA_SETOPT(CURLOPT_URL, full_url);
-#if LIBCURL_VERSION_NUM >= 0x075500
-		OKRA_SETOPT(CURLOPT_PROTOCOLS_STR, url.https ? "https" : "http");
-		OKRA_SETOPT(CURLOPT_REDIR_PROTOCOLS_STR, url.https ? "https" : "http");
-#else
-		OKRA_SETOPT(CURLOPT_PROTOCOLS, url.https ? CURLPROTO_HTTPS : CURLPROTO_HTTP);
-		OKRA_SETOPT(CURLOPT_REDIR_PROTOCOLS, url.https ? CURLPROTO_HTTPS : CURLPROTO_HTTP);
-#endif
-		OKRA_SETOPT(CURLOPT_FOLLOWLOCATION, 0L);
-		OKRA_SETOPT(CURLOPT_POST, 1L);
-		OKRA_SETOPT(CURLOPT_POSTFIELDS, body);
-		OKRA_SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) body_len);
-		OKRA_SETOPT(CURLOPT_HTTPHEADER, (struct curl_slist *) headers);
-		OKRA_SETOPT(CURLOPT_USERAGENT, "okra/" OKRA_VERSION);
-		OKRA_SETOPT(CURLOPT_CONNECTTIMEOUT_MS, (long) okra_connect_timeout);
-		OKRA_SETOPT(CURLOPT_TIMEOUT_MS, (long) okra_request_timeout);
-		OKRA_SETOPT(CURLOPT_SSL_VERIFYPEER, 1L);
-		OKRA_SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
-		OKRA_SETOPT(CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2);
-		if (okra_ca_file != NULL && okra_ca_file[0] != '\0')
-			OKRA_SETOPT(CURLOPT_CAINFO, okra_ca_file);
-		if (!url.https)
-			OKRA_SETOPT(CURLOPT_NOPROXY, "*");
-		OKRA_SETOPT(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) t.limit);
-		OKRA_SETOPT(CURLOPT_WRITEFUNCTION, write_cb);
-		OKRA_SETOPT(CURLOPT_WRITEDATA, &t);
-		OKRA_SETOPT(CURLOPT_HEADERFUNCTION, header_cb);
-		OKRA_SETOPT(CURLOPT_HEADERDATA, &t);
-		OKRA_SETOPT(CURLOPT_OPENSOCKETFUNCTION, opensocket_cb);
-		OKRA_SETOPT(CURLOPT_OPENSOCKETDATA, &t);
-#ifdef OKRA_HAVE_PREREQ
-		OKRA_SETOPT(CURLOPT_PREREQFUNCTION, prereq_cb);
-		OKRA_SETOPT(CURLOPT_PREREQDATA, &t);
-#else
-		/* no way to refuse a resend: never reuse for what may move money */
-		if (!t.read_only)
-			OKRA_SETOPT(CURLOPT_FRESH_CONNECT, 1L);
-#endif
-
-		mc = curl_multi_add_handle(okra_multi, okra_easy);
-		if (mc != CURLM_OK)
-			ereport(ERROR,
-					errcode(ERRCODE_SYSTEM_ERROR),
-					errmsg("could not start Okra API request: %s",
-						   curl_multi_strerror(mc)));
-		okra_easy_attached = true;
-
-		pgstat_report_wait_start(okra_http_wait_event());
-		for (;;)
-		{
-			int			running = 0;
-
-			mc = curl_multi_perform(okra_multi, &running);
-			if (mc != CURLM_OK || running == 0)
-				break;
-#if LIBCURL_VERSION_NUM >= 0x074200
-			mc = curl_multi_poll(okra_multi, NULL, 0, OKRA_POLL_MS, NULL);
-#else
-			mc = curl_multi_wait(okra_multi, NULL, 0, OKRA_POLL_MS, NULL);
-#endif
-			if (mc != CURLM_OK)
-				break;
-			if (InterruptPending)
-			{
-				if (QueryCancelPending || ProcDiePending)
-				{
-					/* abandon the transfer, then let PostgreSQL raise */
-					pgstat_report_wait_end();
-					discard_easy();
-					interrupted = true;
-					CHECK_FOR_INTERRUPTS();
-					break;
-				}
-				/* anything else: handle it and carry on */
-				CHECK_FOR_INTERRUPTS();
-			}
-		}
-		pgstat_report_wait_end();
-		resp->received_at = GetCurrentTimestamp();
-
-		if (!interrupted)
-		{
-			while ((msg = curl_multi_info_read(okra_multi, &left)) != NULL)
-			{
-				if (msg->msg == CURLMSG_DONE && msg->easy_handle == okra_easy)
-				{
-					rc = msg->data.result;
-					done = true;
-				}
-			}
-			if (mc != CURLM_OK && !done)
-			{
-				rc = CURLE_RECV_ERROR;
-				snprintf(okra_errbuf, sizeof(okra_errbuf), "%s",
-						 curl_multi_strerror(mc));
-			}
-			if (done && rc == CURLE_OK)
-			{
-				long		code = 0;
-
-				curl_easy_getinfo(okra_easy, CURLINFO_RESPONSE_CODE, &code);
-				status = code;
-			}
-#ifndef OKRA_HAVE_PREREQ
-			{
-				curl_off_t	pretransfer = 0;
-				long		reqsize = 0;
-
-				curl_easy_getinfo(okra_easy, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
-				curl_easy_getinfo(okra_easy, CURLINFO_REQUEST_SIZE, &reqsize);
-				t.request_started = (pretransfer > 0 || reqsize > 0);
-			}
-#endif
-			curl_multi_remove_handle(okra_multi, okra_easy);
-			okra_easy_attached = false;
-			if (!done || rc != CURLE_OK)
-				discard_easy();
-		}
+		okra_http_batch_set(b, 0, endpoint, body, body_len);
+		if (okra_http_batch_next(b) != 0)
+			elog(ERROR, "okra request was not started");
+		okra_http_batch_result(b, 0, resp);
 	}
-	PG_CATCH();
+	PG_FINALLY();
 	{
-		pgstat_report_wait_end();
-		discard_easy();
-		free_headers(headers);
-		PG_RE_THROW();
+		okra_http_batch_free(b);
 	}
 	PG_END_TRY();
-
-	free_headers(headers);
-	headers = NULL;
-	pfree(auth);
-
-	if (interrupted)
-	{
-		/* the cancel was held off; still, the transfer is gone */
-		if (t.request_started)
-			okra_error_outcome_unknown(endpoint, "the request was interrupted",
-									   NULL);
-		ereport(ERROR,
-				errcode(ERRCODE_QUERY_CANCELED),
-				errmsg("canceling Okra API request due to an interrupt"));
-	}
-
-	if (!done || rc != CURLE_OK)
-	{
-		snprintf(errtext, sizeof(errtext), "%s",
-				 okra_errbuf[0] ? okra_errbuf : curl_easy_strerror(rc));
-		report_failure(endpoint, &url, rc, &t, errtext);
-	}
-
-	if (status >= 300 && status < 400)
-		okra_error_invalid_response(endpoint, status,
-									"redirects are not followed", NULL);
-	if (status < 100)
-		okra_error_invalid_response(endpoint, 0, "no HTTP status", NULL);
-
-	resp->status = status;
-	if (t.body == NULL)
-	{
-		resp->body = pstrdup("");
-		resp->body_len = 0;
-	}
-	else
-	{
-		resp->body = t.body;
-		resp->body_len = t.len;
-	}
 }

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * http.h
- *	  The libcurl transport: one POST to okra.base_url + "/" + endpoint.
+ *	  The libcurl transport: POSTs to okra.base_url + "/" + endpoint, one at
+ *	  a time or many at once.
  *
  *-------------------------------------------------------------------------
  */
@@ -16,11 +17,23 @@ typedef struct OkraHttpResponse
 	long		status;			/* HTTP status code, never 3xx */
 	char	   *body;			/* palloc'd, NUL-terminated */
 	size_t		body_len;		/* bytes in body, without the NUL */
+	TimestampTz started_at;		/* when the request started */
 	TimestampTz received_at;	/* when the last byte arrived */
 } OkraHttpResponse;
+
+/* Many POSTs driven together (http.c) */
+typedef struct OkraHttpBatch OkraHttpBatch;
 
 extern uint32 okra_http_wait_event(void);
 extern void okra_http_post(const char *endpoint, const char *body,
 						   size_t body_len, OkraHttpResponse *resp);
+extern OkraHttpBatch *okra_http_batch_create(int njobs, int parallel);
+extern void okra_http_batch_set(OkraHttpBatch *b, int i, const char *endpoint,
+								const char *body, size_t body_len);
+extern int	okra_http_batch_next(OkraHttpBatch *b);
+extern void okra_http_batch_result(OkraHttpBatch *b, int i,
+								   OkraHttpResponse *resp);
+extern void okra_http_batch_stop(OkraHttpBatch *b);
+extern void okra_http_batch_free(OkraHttpBatch *b);
 
 #endif							/* OKRA_HTTP_H */

@@ -12,6 +12,7 @@
 #ifndef OKRA_H
 #define OKRA_H
 
+#include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "utils/elog.h"
 
@@ -84,7 +85,7 @@ extern bool okra_endpoint_is_read_only(const char *endpoint);
 
 /* ratelimit.c */
 extern void okra_rate_limit_preload(void);
-extern void okra_rate_limit_wait(uint32 wait_event);
+extern TimestampTz okra_rate_limit_reserve(TimestampTz now);
 
 /* safe.c */
 extern bool okra_safe_input(PGFunction infunc, char *str, Oid typioparam,

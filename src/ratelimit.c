@@ -6,8 +6,8 @@
  *
  * Okra answers 429 beyond 20, 40 or 60 requests a minute, depending on the
  * plan.  Every request first reserves the next free slot, at least
- * 60 s / limit after the one before, and sleeps until then (interruptibly:
- * cancel and statement_timeout work while it waits).  When okra is in
+ * 60 s / limit after the one before, and http.c waits until then
+ * (interruptibly: cancel and statement_timeout work while it waits).  When okra is in
  * shared_preload_libraries the slots live in shared memory, so the limit
  * holds for every backend of the cluster together; otherwise each backend
  * spaces only its own requests (README "Rate limits").
@@ -18,7 +18,6 @@
 
 #include "miscadmin.h"
 #include "storage/ipc.h"
-#include "storage/latch.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
@@ -29,8 +28,6 @@
 
 /* Sliding windows count both ends: keep 0.2% clear of the boundary */
 #define OKRA_RATE_MARGIN_DIVISOR	500
-/* Longest single sleep, so that a changed limit is seen soon */
-#define OKRA_RATE_NAP_MS		100
 
 typedef struct OkraRateState
 {
@@ -123,29 +120,18 @@ reserve_slot(TimestampTz now, int64 interval)
 }
 
 /*
- * Before a request: wait for its slot under okra.rate_limit_per_minute.
+ * Before a request: the time its turn under okra.rate_limit_per_minute
+ * comes (now or later), reserved for it; 0 when there is no limit.  The
+ * caller waits, interruptibly (http.c).
  */
-void
-okra_rate_limit_wait(uint32 wait_event)
+TimestampTz
+okra_rate_limit_reserve(TimestampTz now)
 {
 	int64		interval;
-	TimestampTz slot;
-	TimestampTz now;
 
 	if (okra_rate_limit_per_minute <= 0)
-		return;
+		return 0;
 	interval = USECS_PER_MINUTE / okra_rate_limit_per_minute;
 	interval += interval / OKRA_RATE_MARGIN_DIVISOR + 1;
-	now = GetCurrentTimestamp();
-	slot = reserve_slot(now, interval);
-	while (now < slot)
-	{
-		long		ms = (long) ((slot - now + 999) / 1000);
-
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 Min(ms, OKRA_RATE_NAP_MS), wait_event);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
-		now = GetCurrentTimestamp();
-	}
+	return reserve_slot(now, interval);
 }
