@@ -155,6 +155,27 @@ REVOKE ALL ON FUNCTION @extschema@.okra_payment_outcome(text, text) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.okra_payment_outcome(text, text) IS
 	'The outcome of a payment in a final status: succeeded, failed, cancelled or other; NULL while it is not final.';
 
+-- When a payment that is not final is due its next check (README
+-- "Scheduled verification"): after half the time it has spent in its
+-- current status, at least 1 minute and at most 1 hour; after the n-th
+-- failed check in a row, 2^(n-1) minutes, at most 1 hour.
+CREATE FUNCTION @extschema@.okra_next_check(checked_at timestamptz,
+											status_since timestamptz,
+											failed_checks integer DEFAULT 0)
+RETURNS timestamptz
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+	SELECT checked_at + CASE
+		WHEN failed_checks > 0
+		THEN least(interval '1 minute' * power(2, least(failed_checks, 7) - 1), interval '1 hour')
+		ELSE least(greatest((checked_at - coalesce(status_since, checked_at)) / 2,
+							interval '1 minute'), interval '1 hour')
+	END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.okra_next_check(timestamptz, timestamptz, integer) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.okra_next_check(timestamptz, timestamptz, integer) IS
+	'The next check of a payment that is not final: half its time in the current status (1 minute to 1 hour), or 2^(n-1) minutes after n failed checks (at most 1 hour).';
+
 CREATE TABLE @extschema@.okra_payments (
 	payment_id			text PRIMARY KEY CHECK (payment_id ~ '^[0-9a-f]{24}$'),
 	status				text,
@@ -169,7 +190,9 @@ CREATE TABLE @extschema@.okra_payments (
 	status_changed_at	timestamptz,
 	next_check_at		timestamptz,
 	check_count			integer NOT NULL DEFAULT 0,
+	failed_checks		integer NOT NULL DEFAULT 0,
 	last_error			text,
+	stale_at			timestamptz,
 	-- okra_status_is_terminal(status) and okra_payment_outcome(status,
 	-- response_status), kept by the ledger functions (a generated column
 	-- would cost every write a function call that is not inlined)
@@ -248,14 +271,14 @@ SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('@e
 
 -- A payment as okra_verify or okra_cancel returned it.  A refund payment
 -- (one okra_refund created) moves its refund on instead.
+-- Returns whether the status changed.
 CREATE FUNCTION @extschema@.okra_ledger_payment(p @extschema@.okra_payment)
-RETURNS void
+RETURNS boolean
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	is_final	boolean := @extschema@.okra_status_is_terminal(p.status);
 	new_outcome	text := @extschema@.okra_payment_outcome(p.status, p.response_status);
-	next_check	timestamptz := CASE WHEN NOT is_final THEN p.checked_at + interval '1 minute' END;
 	refund		@extschema@.okra_refunds;
 	prev_status	text;
 	was_final	boolean;
@@ -266,7 +289,7 @@ BEGIN
 	 WHERE refund_payment_id = p.payment_id FOR UPDATE;
 	IF FOUND THEN
 		PERFORM @extschema@.okra_ledger_refund_payment(refund, p);
-		RETURN;
+		RETURN refund.refund_payment_status IS DISTINCT FROM p.status;
 	END IF;
 
 	-- one statement for a payment seen before: it locks the row, updates
@@ -283,8 +306,13 @@ BEGIN
 		last_checked_at = p.checked_at,
 		status_changed_at = CASE WHEN prev.status IS DISTINCT FROM p.status
 							THEN p.checked_at ELSE t.status_changed_at END,
-		next_check_at = next_check,
+		-- a stale payment stays out of scheduled checks
+		next_check_at = CASE WHEN NOT is_final AND t.stale_at IS NULL
+						THEN @extschema@.okra_next_check(p.checked_at,
+							CASE WHEN prev.status IS DISTINCT FROM p.status
+							THEN p.checked_at ELSE t.status_changed_at END) END,
 		check_count = t.check_count + 1,
+		failed_checks = 0,
 		last_error = NULL
 	  FROM (SELECT payment_id, status, terminal, amount, currency
 			  FROM @extschema@.okra_payments
@@ -300,12 +328,13 @@ BEGIN
 			 next_check_at, check_count)
 		VALUES (p.payment_id, p.status, p.response_status, is_final, new_outcome,
 				p.amount, p.currency, p.customer_id, p.env, p.checked_at, p.checked_at,
-				p.checked_at, next_check, 1)
+				p.checked_at,
+				CASE WHEN NOT is_final THEN @extschema@.okra_next_check(p.checked_at, p.checked_at) END,
+				1)
 		ON CONFLICT (payment_id) DO NOTHING;
 		IF NOT FOUND THEN
 			-- another session recorded it first: update what it wrote
-			PERFORM @extschema@.okra_ledger_payment(p);
-			RETURN;
+			RETURN @extschema@.okra_ledger_payment(p);
 		END IF;
 		was_final := false;
 	END IF;
@@ -319,6 +348,7 @@ BEGIN
 				coalesce(p.amount, prev_amount), coalesce(p.currency, prev_curr),
 				p.checked_at);
 	END IF;
+	RETURN prev_status IS DISTINCT FROM p.status;
 END
 $$;
 REVOKE ALL ON FUNCTION @extschema@.okra_ledger_payment(@extschema@.okra_payment) FROM PUBLIC;
@@ -415,7 +445,7 @@ CREATE FUNCTION @extschema@.okra_ledger_record(endpoint text,
 											   refund @extschema@.okra_refund,
 											   full_refund boolean,
 											   response jsonb)
-RETURNS void
+RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -432,7 +462,7 @@ BEGIN
 			req, response, role);
 
 	IF payment.payment_id IS NOT NULL THEN
-		PERFORM @extschema@.okra_ledger_payment(payment);
+		RETURN @extschema@.okra_ledger_payment(payment);
 	ELSIF refund.refund_id IS NOT NULL THEN
 		PERFORM @extschema@.okra_ledger_refund(refund, role, full_refund, finished_at);
 	ELSIF lower(endpoint) ~ '^(sandbox/)?pay/initiate$' THEN
@@ -448,11 +478,12 @@ BEGIN
 			)::@extschema@.okra_payment);
 		END IF;
 	END IF;
+	RETURN false;
 END
 $$;
 REVOKE ALL ON FUNCTION @extschema@.okra_ledger_record(text, text, integer, timestamptz, timestamptz, name, @extschema@.okra_payment, @extschema@.okra_refund, boolean, jsonb) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.okra_ledger_record(text, text, integer, timestamptz, timestamptz, name, @extschema@.okra_payment, @extschema@.okra_refund, boolean, jsonb) IS
-	'Internal: records one completed Okra call in the ledger; called by okra''s C functions only.';
+	'Internal: records one completed Okra call in the ledger (true if a payment''s status changed); called by okra''s C functions only.';
 
 -- Before okra_refund sends anything: lock the payment's ledger row for the
 -- rest of the transaction (so concurrent refunds of one payment queue up)
@@ -515,6 +546,220 @@ $$;
 REVOKE ALL ON FUNCTION @extschema@.okra_track(text) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.okra_track(text) IS
 	'Adds a payment made elsewhere to the ledger, due a check now; true if it was new. Nothing is sent.';
+
+-----------------------------------------------------------------------------
+-- Scheduled verification (README "Scheduled verification"):
+-- okra_verify_pending checks every payment that is due, in chunks it
+-- commits one by one, through the internal functions below, which it calls
+-- by OID like the ledger's (granted to nobody).
+-----------------------------------------------------------------------------
+
+CREATE TABLE @extschema@.okra_verification_runs (
+	run_id			bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+	started_at		timestamptz NOT NULL,
+	finished_at		timestamptz,
+	max_payments	integer NOT NULL,
+	concurrency		integer NOT NULL,
+	checked			integer NOT NULL DEFAULT 0,
+	changed			integer NOT NULL DEFAULT 0,
+	unchanged		integer NOT NULL DEFAULT 0,
+	failed			integer NOT NULL DEFAULT 0,
+	rate_limited	integer NOT NULL DEFAULT 0,
+	stale			integer NOT NULL DEFAULT 0,
+	paused_until	timestamptz,
+	role			name NOT NULL
+);
+CREATE INDEX okra_verification_runs_started_idx ON @extschema@.okra_verification_runs (started_at);
+COMMENT ON TABLE @extschema@.okra_verification_runs IS
+	'One row per okra_verify_pending run, updated as each chunk commits; finished_at NULL: still running, or cut short.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.okra_verification_runs', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('@extschema@.okra_verification_runs', 'run_id'), '');
+
+-- A run starts: its row, unless a 429 paused scheduled work, which a row
+-- that is already finished then records.
+CREATE FUNCTION @extschema@.okra_verify_run_begin(max_payments integer, concurrency integer,
+												  role name,
+												  OUT run_id bigint, OUT paused_until timestamptz)
+RETURNS record
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	SELECT max(r.paused_until) INTO paused_until
+	  FROM @extschema@.okra_verification_runs AS r
+	 WHERE r.paused_until > now();
+	INSERT INTO @extschema@.okra_verification_runs AS r
+		(started_at, finished_at, max_payments, concurrency, paused_until, role)
+	VALUES (now(), CASE WHEN paused_until IS NOT NULL THEN now() END,
+			max_payments, concurrency, paused_until, role)
+	RETURNING r.run_id INTO run_id;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.okra_verify_run_begin(integer, integer, name) FROM PUBLIC;
+
+-- The next chunk: first mark stale what is due but older than stale_after
+-- (0: never), then lock up to n due payments, most overdue first, skipping
+-- those another run holds.  The locks last until the chunk commits.
+CREATE FUNCTION @extschema@.okra_verify_claim(run_id bigint, n integer, stale_after interval)
+RETURNS text[]
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	marked	integer;
+	ids		text[];
+BEGIN
+	IF stale_after > interval '0' THEN
+		UPDATE @extschema@.okra_payments AS t
+		   SET stale_at = now(), next_check_at = NULL
+		 WHERE t.payment_id IN (
+				SELECT payment_id FROM @extschema@.okra_payments
+				 WHERE NOT terminal AND next_check_at <= now()
+				   AND first_seen_at < now() - stale_after
+				   FOR UPDATE SKIP LOCKED);
+		GET DIAGNOSTICS marked = ROW_COUNT;
+		IF marked > 0 THEN
+			UPDATE @extschema@.okra_verification_runs AS r
+			   SET stale = r.stale + marked
+			 WHERE r.run_id = okra_verify_claim.run_id;
+		END IF;
+	END IF;
+	SELECT array_agg(payment_id) INTO ids
+	  FROM (SELECT payment_id FROM @extschema@.okra_payments
+			 WHERE NOT terminal AND next_check_at <= now()
+			 ORDER BY next_check_at
+			 LIMIT n
+			   FOR UPDATE SKIP LOCKED) AS due;
+	RETURN coalesce(ids, '{}');
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.okra_verify_claim(bigint, integer, interval) FROM PUBLIC;
+
+-- A check that failed: the call, and the payment's error and backoff.  A
+-- 429 is not the payment's doing: it stays due.
+CREATE FUNCTION @extschema@.okra_ledger_check_failed(payment_id text, endpoint text,
+													 request text, http_status integer,
+													 sqlstate text, message text,
+													 started_at timestamptz,
+													 finished_at timestamptz, role name)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	INSERT INTO @extschema@.okra_api_calls
+		(called_at, endpoint, payment_id, http_status, okra_message, sqlstate,
+		 duration_ms, request, role)
+	VALUES (started_at, endpoint, payment_id, nullif(http_status, 0), message, sqlstate,
+			extract(epoch FROM finished_at - started_at) * 1000, request::jsonb, role);
+	IF sqlstate <> 'OK008' THEN
+		UPDATE @extschema@.okra_payments AS t SET
+			failed_checks = t.failed_checks + 1,
+			last_error = okra_ledger_check_failed.sqlstate || ': ' || message,
+			next_check_at = @extschema@.okra_next_check(finished_at, NULL, t.failed_checks + 1)
+		 WHERE t.payment_id = okra_ledger_check_failed.payment_id;
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.okra_ledger_check_failed(text, text, text, integer, text, text, timestamptz, timestamptz, name) FROM PUBLIC;
+
+-- A chunk committed (finished: the run is over, and says so).  A 429
+-- pauses scheduled work for Okra's 60-second window.
+CREATE FUNCTION @extschema@.okra_verify_run_progress(run bigint, n_changed integer,
+													 n_unchanged integer, n_failed integer,
+													 n_rate_limited integer, finished boolean)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r	@extschema@.okra_verification_runs;
+BEGIN
+	UPDATE @extschema@.okra_verification_runs AS t SET
+		checked = t.checked + n_changed + n_unchanged + n_failed,
+		changed = t.changed + n_changed,
+		unchanged = t.unchanged + n_unchanged,
+		failed = t.failed + n_failed,
+		rate_limited = t.rate_limited + n_rate_limited,
+		paused_until = CASE WHEN n_rate_limited > 0
+					   THEN clock_timestamp() + interval '60 seconds' ELSE t.paused_until END,
+		finished_at = CASE WHEN finished THEN clock_timestamp() END
+	 WHERE t.run_id = run
+	RETURNING * INTO r;
+	IF finished THEN
+		RAISE NOTICE 'okra_verify_pending: % checked (% changed, % unchanged, % failed), % rate limited, % stale, in % s',
+			r.checked, r.changed, r.unchanged, r.failed, r.rate_limited, r.stale,
+			round(extract(epoch FROM r.finished_at - r.started_at), 1);
+		IF r.paused_until > now() THEN
+			RAISE NOTICE 'Okra answered 429: scheduled verification is paused until %', r.paused_until;
+		END IF;
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.okra_verify_run_progress(bigint, integer, integer, integer, integer, boolean) FROM PUBLIC;
+
+CREATE PROCEDURE @extschema@.okra_verify_pending(max_payments integer DEFAULT 500,
+												 concurrency integer DEFAULT 8)
+AS 'MODULE_PATHNAME', 'okra_verify_pending'
+LANGUAGE C;
+COMMENT ON PROCEDURE @extschema@.okra_verify_pending(integer, integer) IS
+	'Verifies up to max_payments due payments, concurrency at a time, committing chunk by chunk; see README "Scheduled verification".';
+REVOKE ALL ON PROCEDURE @extschema@.okra_verify_pending(integer, integer) FROM PUBLIC;
+
+-- pg_cron, when it is installed in this database (its cron.database_name).
+-- Not SECURITY DEFINER: the job is the calling role's, and runs as it.
+CREATE FUNCTION @extschema@.okra_schedule_verification(schedule text DEFAULT '* * * * *',
+													   max_payments integer DEFAULT 500)
+RETURNS bigint
+LANGUAGE plpgsql
+AS $$
+DECLARE
+	cron_schema	text;
+BEGIN
+	SELECT extnamespace::regnamespace::text INTO cron_schema
+	  FROM pg_catalog.pg_extension WHERE extname = 'pg_cron';
+	IF cron_schema IS NULL THEN
+		RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
+			USING ERRCODE = '55000',
+				  HINT = 'Install pg_cron (shared_preload_libraries = ''pg_cron'', then CREATE EXTENSION pg_cron) in the database cron.database_name names, or schedule from there with cron.schedule_in_database(); see README "Scheduled verification".';
+	END IF;
+	IF max_payments IS NULL OR max_payments < 1 THEN
+		RAISE EXCEPTION 'invalid max_payments: %', coalesce(max_payments::text, 'NULL')
+			USING ERRCODE = '22023', DETAIL = 'max_payments must be at least 1.';
+	END IF;
+	EXECUTE format('SELECT %I.schedule($1, $2, $3)', cron_schema)
+	   INTO STRICT okra_schedule_verification
+	  USING 'okra-verify-pending', schedule,
+			format('CALL %I.okra_verify_pending(%s)', '@extschema@', max_payments);
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.okra_schedule_verification(text, integer) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.okra_schedule_verification(text, integer) IS
+	'Creates or updates the pg_cron job "okra-verify-pending" that calls okra_verify_pending; returns its job id.';
+
+CREATE FUNCTION @extschema@.okra_unschedule_verification()
+RETURNS boolean
+LANGUAGE plpgsql
+AS $$
+DECLARE
+	cron_schema	text;
+	found_job	boolean;
+BEGIN
+	SELECT extnamespace::regnamespace::text INTO cron_schema
+	  FROM pg_catalog.pg_extension WHERE extname = 'pg_cron';
+	IF cron_schema IS NULL THEN
+		RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
+			USING ERRCODE = '55000',
+				  HINT = 'Nothing can be scheduled here without pg_cron; see README "Scheduled verification".';
+	END IF;
+	EXECUTE format('SELECT EXISTS (SELECT FROM %I.job WHERE jobname = $1 AND username = current_user)',
+				   cron_schema)
+	   INTO found_job USING 'okra-verify-pending';
+	IF found_job THEN
+		EXECUTE format('SELECT %I.unschedule($1)', cron_schema) USING 'okra-verify-pending';
+	END IF;
+	RETURN found_job;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.okra_unschedule_verification() FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.okra_unschedule_verification() IS
+	'Removes the calling role''s pg_cron job "okra-verify-pending"; false if there was none.';
 
 CREATE FUNCTION @extschema@.okra_prune_api_calls(older_than interval DEFAULT '90 days')
 RETURNS bigint
@@ -592,11 +837,11 @@ CREATE VIEW @extschema@.okra_pending AS
 SELECT payment_id, status, amount, currency, customer_id, first_seen_at,
 	   now() - first_seen_at AS age, last_checked_at,
 	   now() - last_checked_at AS since_last_check, next_check_at, check_count,
-	   last_error
+	   failed_checks, last_error, stale_at
   FROM @extschema@.okra_payments
  WHERE NOT terminal;
 COMMENT ON VIEW @extschema@.okra_pending IS
-	'Payments not yet in a final status, with their age and last check.';
+	'Payments not yet in a final status, with their age, last check, next check, last error and, once given up on, stale_at.';
 
 CREATE VIEW @extschema@.okra_call_stats AS
 SELECT date_trunc('hour', called_at) AS hour,

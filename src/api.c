@@ -26,6 +26,7 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
+#include "api.h"
 #include "compat.h"
 #include "http.h"
 #include "ledger.h"
@@ -61,6 +62,9 @@ typedef struct OkraCall
 
 typedef Datum (*OkraCallBody) (FunctionCallInfo fcinfo, OkraCall *call);
 
+/* Where okra_verify finds the payment in Okra's answer */
+static const char *const okra_verify_keys[] = {"payment_status", "payment", NULL};
+
 PG_FUNCTION_INFO_V1(okra_verify);
 PG_FUNCTION_INFO_V1(okra_cancel);
 PG_FUNCTION_INFO_V1(okra_refund);
@@ -71,6 +75,7 @@ static char *quote_clip(const char *s);
 static char *check_object_id(text *arg, const char *argname, const char *what);
 static void check_endpoint(const char *endpoint);
 static void call_okra(OkraCall *call, OkraAnswer *ans);
+static void judge_answer(const char *endpoint, OkraAnswer *ans);
 static Datum logged_call(FunctionCallInfo fcinfo, OkraCall *call,
 						 OkraCallBody fn);
 static Datum response_jsonb(const char *endpoint, const OkraAnswer *ans);
@@ -81,6 +86,9 @@ static void check_same_payment(const char *endpoint, long http_status,
 static Datum payment_call(FunctionCallInfo fcinfo, const char *endpoint,
 						  const char *const *keys);
 static Datum payment_send(FunctionCallInfo fcinfo, OkraCall *call);
+static Datum payment_answer(TupleDesc tupdesc, const char *endpoint,
+							const char *payment_id, const char *const *keys,
+							OkraAnswer *ans, Datum *response);
 static Datum refund_send(FunctionCallInfo fcinfo, OkraCall *call);
 static Datum request_send(FunctionCallInfo fcinfo, OkraCall *call);
 static void check_request_endpoint(const char *endpoint);
@@ -161,21 +169,30 @@ check_endpoint(const char *endpoint)
 static void
 call_okra(OkraCall *call, OkraAnswer *ans)
 {
-	const char *endpoint = call->endpoint;
 	char	   *utf8;
-	char	   *jerr = NULL;
-	bool		is_2xx;
-	OkraErrorBody err;
 
 	/* Okra speaks UTF-8 */
 	utf8 = pg_server_to_any(call->body.data, call->body.len, PG_UTF8);
 
-	call->record.endpoint = endpoint;
+	call->record.endpoint = call->endpoint;
 	call->record.request = call->body.data;
-	okra_http_post(endpoint, utf8, strlen(utf8), &ans->http);
+	okra_http_post(call->endpoint, utf8, strlen(utf8), &ans->http);
 	call->record.started_at = ans->http.started_at;
 	call->record.http_status = ans->http.status;
 	call->record.finished_at = ans->http.received_at;
+	judge_answer(call->endpoint, ans);
+}
+
+/*
+ * Parse an answer and return if it is a success; raise the matching
+ * error if it is not.
+ */
+static void
+judge_answer(const char *endpoint, OkraAnswer *ans)
+{
+	char	   *jerr = NULL;
+	bool		is_2xx;
+	OkraErrorBody err;
 
 	if (pg_verify_mbstr(PG_UTF8, ans->http.body, (int) ans->http.body_len, true))
 		ans->doc = okra_json_parse(ans->http.body, ans->http.body_len, &jerr);
@@ -318,20 +335,33 @@ payment_call(FunctionCallInfo fcinfo, const char *endpoint,
 static Datum
 payment_send(FunctionCallInfo fcinfo, OkraCall *call)
 {
-	const char *endpoint = call->endpoint;
 	TupleDesc	tupdesc = result_tupdesc(fcinfo, OKRA_PAYMENT_NATTS);
 	OkraAnswer	ans;
+
+	call_okra(call, &ans);
+	call->record.payment = payment_answer(tupdesc, call->endpoint,
+										  call->payment_id, call->payment_keys,
+										  &ans, &call->record.response);
+	(void) okra_ledger_record(fcinfo, &call->record);
+	return call->record.payment;
+}
+
+/*
+ * The okra_payment in a successful answer, and the whole body as jsonb.
+ */
+static Datum
+payment_answer(TupleDesc tupdesc, const char *endpoint, const char *payment_id,
+			   const char *const *keys, OkraAnswer *ans, Datum *response)
+{
 	OkraPaymentFields f;
 	char	   *why;
 	Datum		values[OKRA_PAYMENT_NATTS];
 	bool		nulls[OKRA_PAYMENT_NATTS];
-	Datum		result;
 
-	call_okra(call, &ans);
-	if (!okra_json_payment(ans.doc, call->payment_keys, &f, &why))
-		okra_error_invalid_response(endpoint, ans.http.status,
+	if (!okra_json_payment(ans->doc, keys, &f, &why))
+		okra_error_invalid_response(endpoint, ans->http.status,
 									"unexpected shape", why);
-	check_same_payment(endpoint, ans.http.status, f.payment_id, call->payment_id);
+	check_same_payment(endpoint, ans->http.status, f.payment_id, payment_id);
 
 	memset(nulls, 0, sizeof(nulls));
 	values[0] = text_or_null(f.payment_id, &nulls[0]);
@@ -343,15 +373,31 @@ payment_send(FunctionCallInfo fcinfo, OkraCall *call)
 	values[5] = text_or_null(f.link_url, &nulls[5]);
 	values[6] = text_or_null(f.response_status, &nulls[6]);
 	values[7] = text_or_null(f.env, &nulls[7]);
-	values[8] = TimestampTzGetDatum(ans.http.received_at);
-	values[9] = response_jsonb(endpoint, &ans);
-	okra_json_free(ans.doc);
+	values[8] = TimestampTzGetDatum(ans->http.received_at);
+	values[9] = response_jsonb(endpoint, ans);
+	okra_json_free(ans->doc);
+	ans->doc = NULL;
 
-	result = HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
-	call->record.payment = result;
-	call->record.response = values[9];
-	okra_ledger_record(fcinfo, &call->record);
-	return result;
+	*response = values[9];
+	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
+}
+
+/*
+ * For okra_verify_pending (pending.c): the okra_payment in an answer to
+ * pay/verify about payment_id, and the whole body as jsonb; or raise
+ * exactly as okra_verify would.
+ */
+Datum
+okra_verify_answer(TupleDesc tupdesc, const char *payment_id,
+				   const OkraHttpResponse *http, Datum *response)
+{
+	OkraAnswer	ans;
+
+	ans.http = *http;
+	ans.doc = NULL;
+	judge_answer(OKRA_VERIFY_ENDPOINT, &ans);
+	return payment_answer(tupdesc, OKRA_VERIFY_ENDPOINT, payment_id,
+						  okra_verify_keys, &ans, response);
 }
 
 /*
@@ -360,9 +406,7 @@ payment_send(FunctionCallInfo fcinfo, OkraCall *call)
 Datum
 okra_verify(PG_FUNCTION_ARGS)
 {
-	static const char *const keys[] = {"payment_status", "payment", NULL};
-
-	return payment_call(fcinfo, "pay/verify", keys);
+	return payment_call(fcinfo, OKRA_VERIFY_ENDPOINT, okra_verify_keys);
 }
 
 /*
@@ -480,7 +524,7 @@ refund_send(FunctionCallInfo fcinfo, OkraCall *call)
 	result = HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
 	call->record.refund = result;
 	call->record.response = values[11];
-	okra_ledger_record(fcinfo, &call->record);
+	(void) okra_ledger_record(fcinfo, &call->record);
 	return result;
 }
 
@@ -556,6 +600,6 @@ request_send(FunctionCallInfo fcinfo, OkraCall *call)
 	result = response_jsonb(call->endpoint, &ans);
 	okra_json_free(ans.doc);
 	call->record.response = result;
-	okra_ledger_record(fcinfo, &call->record);
+	(void) okra_ledger_record(fcinfo, &call->record);
 	return result;
 }

@@ -45,4 +45,15 @@
 #include "pgstat.h"
 #endif
 
+/* PostgreSQL 15: SPI_commit() starts the next transaction itself */
+#include "executor/spi.h"
+static inline void
+okra_spi_commit(void)
+{
+	SPI_commit();
+#if PG_VERSION_NUM < 150000
+	SPI_start_transaction();
+#endif
+}
+
 #endif							/* OKRA_COMPAT_H */

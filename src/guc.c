@@ -26,6 +26,7 @@ char	   *okra_ca_file = NULL;
 int			okra_connect_timeout = 10000;
 int			okra_max_response_size = 1024 * 1024;
 int			okra_request_timeout = 65000;
+int			okra_stale_after = 2 * 24 * 60;
 
 /*---- static prototypes ----*/
 static bool check_base_url(char **newval, void **extra, GucSource source);
@@ -108,6 +109,17 @@ okra_define_gucs(void)
 							65000, 1, 3600 * 1000,
 							PGC_USERSET,
 							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("okra.stale_after",
+							"Sets how long okra_verify_pending checks a payment that stays pending.",
+							"A payment first seen longer ago than this, and not yet "
+							"final, is marked stale and no longer checked on "
+							"schedule (0: never).",
+							&okra_stale_after,
+							2 * 24 * 60, 0, PG_INT32_MAX / 60,
+							PGC_USERSET,
+							GUC_UNIT_MIN,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("okra");

@@ -763,8 +763,8 @@ okra_http_batch_next(OkraHttpBatch *b)
  * Job i's final HTTP status and whole body, once okra_http_batch_next()
  * has returned it.  Raises 08001 when the request surely was not sent,
  * OK010 when it may have been but no complete answer came back, OK011 for
- * a redirect or an over-large answer.  Any HTTP status other than 3xx is
- * returned for the caller to judge.
+ * a redirect or an over-large answer; resp still has the status and times.
+ * Any HTTP status other than 3xx is returned for the caller to judge.
  */
 void
 okra_http_batch_result(OkraHttpBatch *b, int i, OkraHttpResponse *resp)
@@ -772,6 +772,13 @@ okra_http_batch_result(OkraHttpBatch *b, int i, OkraHttpResponse *resp)
 	OkraJob    *j = &b->jobs[i];
 
 	Assert(j->state == JOB_DONE);
+	/* what is known even of a failure, for the caller's records */
+	resp->status = j->status;
+	resp->started_at = j->started_at;
+	resp->received_at = j->received_at;
+	resp->body = j->t.body ? j->t.body : pstrdup("");
+	resp->body_len = j->t.len;
+
 	if (!j->done || j->rc != CURLE_OK)
 	{
 		char		errtext[CURL_ERROR_SIZE + 64];
@@ -785,12 +792,6 @@ okra_http_batch_result(OkraHttpBatch *b, int i, OkraHttpResponse *resp)
 									"redirects are not followed", NULL);
 	if (j->status < 100)
 		okra_error_invalid_response(j->endpoint, 0, "no HTTP status", NULL);
-
-	resp->status = j->status;
-	resp->started_at = j->started_at;
-	resp->received_at = j->received_at;
-	resp->body = j->t.body ? j->t.body : pstrdup("");
-	resp->body_len = j->t.len;
 }
 
 /*

@@ -5,9 +5,9 @@
  *
  * The tables belong to the extension's owner and the roles that call okra
  * get no privilege on them.  So the SQL-callable functions record through
- * two internal SECURITY DEFINER functions of sql/okra.sql,
- * okra_ledger_record and okra_ledger_guard_refund, which no role may
- * execute: they are found in the schema of the calling function itself
+ * internal SECURITY DEFINER functions of sql/okra.sql,
+ * such as okra_ledger_record and okra_ledger_guard_refund, which no role
+ * may execute: they are found in the schema of the calling function itself
  * (never through search_path) and called by OID, which runs them as their
  * owner without an EXECUTE check.  Everything happens in the caller's
  * transaction.
@@ -23,7 +23,9 @@
 #include "nodes/value.h"
 #include "parser/parse_func.h"
 #include "utils/builtins.h"
+#include "funcapi.h"
 #include "utils/lsyscache.h"
+#include "utils/typcache.h"
 
 #include "ledger.h"
 
@@ -59,6 +61,42 @@ ledger_function(FunctionCallInfo caller, const char *name)
 }
 
 /*
+ * Call one of okra's internal functions with nargs arguments (NULL where
+ * nulls says so) and return its result.
+ */
+Datum
+okra_ledger_call(FunctionCallInfo caller, const char *name, int nargs,
+				 const Datum *args, const bool *nulls, bool *isnull)
+{
+	FmgrInfo	flinfo;
+	LOCAL_FCINFO(fc, FUNC_MAX_ARGS);
+	Datum		result;
+	int			i;
+
+	Assert(nargs <= FUNC_MAX_ARGS);
+	fmgr_info(ledger_function(caller, name), &flinfo);
+	InitFunctionCallInfoData(*fc, &flinfo, nargs, InvalidOid, NULL, NULL);
+	for (i = 0; i < nargs; i++)
+	{
+		fc->args[i].value = args[i];
+		fc->args[i].isnull = nulls[i];
+	}
+	result = FunctionCallInvoke(fc);
+	*isnull = fc->isnull;
+	return result;
+}
+
+/*
+ * The calling role, as a name Datum.
+ */
+static Datum
+current_role_name(void)
+{
+	return DirectFunctionCall1(namein,
+							   CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
+}
+
+/*
  * Before a refund is sent: lock the payment's ledger row until the end of
  * the transaction and refuse (OK001, OK002) what the ledger already knows
  * Okra would refuse.
@@ -67,49 +105,87 @@ void
 okra_ledger_guard_refund(FunctionCallInfo caller, const char *payment_id,
 						 bool has_amount, int64 amount)
 {
-	FmgrInfo	flinfo;
-	LOCAL_FCINFO(fc, 2);
+	Datum		args[2] = {CStringGetTextDatum(payment_id), Int64GetDatum(amount)};
+	bool		nulls[2] = {false, !has_amount};
+	bool		isnull;
 
-	fmgr_info(ledger_function(caller, "okra_ledger_guard_refund"), &flinfo);
-	InitFunctionCallInfoData(*fc, &flinfo, 2, InvalidOid, NULL, NULL);
-	fc->args[0].value = CStringGetTextDatum(payment_id);
-	fc->args[0].isnull = false;
-	fc->args[1].value = Int64GetDatum(amount);
-	fc->args[1].isnull = !has_amount;
-	(void) FunctionCallInvoke(fc);
+	(void) okra_ledger_call(caller, "okra_ledger_guard_refund", 2, args, nulls,
+							&isnull);
 }
 
 /*
  * Record one call that succeeded: the call itself, and the payment or the
- * refund it returned (each may be NULL).
+ * refund it returned (each may be NULL).  True if a payment's status
+ * changed.
  */
-void
+bool
 okra_ledger_record(FunctionCallInfo caller, const OkraLedgerCall *call)
 {
-	FmgrInfo	flinfo;
-	LOCAL_FCINFO(fc, LEDGER_RECORD_NARGS);
-	int			i;
+	Datum		args[LEDGER_RECORD_NARGS];
+	bool		nulls[LEDGER_RECORD_NARGS] = {false};
+	bool		isnull;
+	Datum		changed;
 
-	fmgr_info(ledger_function(caller, "okra_ledger_record"), &flinfo);
-	InitFunctionCallInfoData(*fc, &flinfo, LEDGER_RECORD_NARGS, InvalidOid,
-							 NULL, NULL);
-	for (i = 0; i < LEDGER_RECORD_NARGS; i++)
-		fc->args[i].isnull = false;
-	fc->args[0].value = CStringGetTextDatum(call->endpoint);
-	fc->args[1].value = CStringGetTextDatum(call->request);
-	fc->args[2].value = Int32GetDatum((int32) call->http_status);
-	fc->args[3].value = TimestampTzGetDatum(call->started_at);
-	fc->args[4].value = TimestampTzGetDatum(call->finished_at);
-	fc->args[5].value = DirectFunctionCall1(namein,
-											CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
-	fc->args[6].value = call->payment;
-	fc->args[6].isnull = (call->payment == (Datum) 0);
-	fc->args[7].value = call->refund;
-	fc->args[7].isnull = (call->refund == (Datum) 0);
-	fc->args[8].value = BoolGetDatum(call->full_refund);
-	fc->args[9].value = call->response;
-	fc->args[9].isnull = (call->response == (Datum) 0);
-	(void) FunctionCallInvoke(fc);
+	args[0] = CStringGetTextDatum(call->endpoint);
+	args[1] = CStringGetTextDatum(call->request);
+	args[2] = Int32GetDatum((int32) call->http_status);
+	args[3] = TimestampTzGetDatum(call->started_at);
+	args[4] = TimestampTzGetDatum(call->finished_at);
+	args[5] = current_role_name();
+	args[6] = call->payment;
+	nulls[6] = (call->payment == (Datum) 0);
+	args[7] = call->refund;
+	nulls[7] = (call->refund == (Datum) 0);
+	args[8] = BoolGetDatum(call->full_refund);
+	args[9] = call->response;
+	nulls[9] = (call->response == (Datum) 0);
+	changed = okra_ledger_call(caller, "okra_ledger_record", LEDGER_RECORD_NARGS,
+							   args, nulls, &isnull);
+	return !isnull && DatumGetBool(changed);
+}
+
+/*
+ * Record a check of a payment that failed with the given SQLSTATE and
+ * message: the call, and the payment's error and next check.
+ */
+void
+okra_ledger_check_failed(FunctionCallInfo caller, const OkraLedgerCall *call,
+						 const char *payment_id, int sqlerrcode,
+						 const char *message)
+{
+	Datum		args[9];
+	bool		nulls[9] = {false};
+	bool		isnull;
+
+	args[0] = CStringGetTextDatum(payment_id);
+	args[1] = CStringGetTextDatum(call->endpoint);
+	args[2] = CStringGetTextDatum(call->request);
+	args[3] = Int32GetDatum((int32) call->http_status);
+	args[4] = CStringGetTextDatum(unpack_sql_state(sqlerrcode));
+	args[5] = CStringGetTextDatum(message ? message : "");
+	args[6] = TimestampTzGetDatum(call->started_at);
+	args[7] = TimestampTzGetDatum(call->finished_at);
+	args[8] = current_role_name();
+	(void) okra_ledger_call(caller, "okra_ledger_check_failed", 9, args, nulls,
+							&isnull);
+}
+
+/*
+ * The row type okra_payment, as the ledger takes it (okra_ledger_record's
+ * seventh argument), blessed.
+ */
+TupleDesc
+okra_ledger_payment_tupdesc(FunctionCallInfo caller)
+{
+	Oid		   *argtypes;
+	int			nargs;
+
+	(void) get_func_signature(ledger_function(caller, "okra_ledger_record"),
+							  &argtypes, &nargs);
+	if (nargs != LEDGER_RECORD_NARGS)
+		elog(ERROR, "okra_ledger_record has %d arguments, expected %d",
+			 nargs, LEDGER_RECORD_NARGS);
+	return BlessTupleDesc(lookup_rowtype_tupdesc_copy(argtypes[6], -1));
 }
 
 /*

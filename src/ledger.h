@@ -8,6 +8,7 @@
 #ifndef OKRA_LEDGER_H
 #define OKRA_LEDGER_H
 
+#include "access/tupdesc.h"
 #include "datatype/timestamp.h"
 #include "fmgr.h"
 
@@ -25,11 +26,19 @@ typedef struct OkraLedgerCall
 	Datum		response;		/* jsonb, or 0 */
 } OkraLedgerCall;
 
+extern Datum okra_ledger_call(FunctionCallInfo caller, const char *name,
+							  int nargs, const Datum *args, const bool *nulls,
+							  bool *isnull);
 extern void okra_ledger_guard_refund(FunctionCallInfo caller,
 									 const char *payment_id,
 									 bool has_amount, int64 amount);
-extern void okra_ledger_record(FunctionCallInfo caller,
+extern bool okra_ledger_record(FunctionCallInfo caller,
 							   const OkraLedgerCall *call);
+extern void okra_ledger_check_failed(FunctionCallInfo caller,
+									 const OkraLedgerCall *call,
+									 const char *payment_id, int sqlerrcode,
+									 const char *message);
+extern TupleDesc okra_ledger_payment_tupdesc(FunctionCallInfo caller);
 extern void okra_ledger_log_failure(const char *endpoint,
 									const char *payment_id,
 									MemoryContext cxt);

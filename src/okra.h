@@ -41,6 +41,7 @@ extern int	okra_connect_timeout;
 extern int	okra_request_timeout;
 extern int	okra_max_response_size;
 extern int	okra_rate_limit_per_minute;
+extern int	okra_stale_after;
 
 /* What okra_parse_base_url() learns about a URL */
 typedef struct OkraUrl

@@ -1,0 +1,300 @@
+/*-------------------------------------------------------------------------
+ *
+ * pending.c
+ *	  CALL okra_verify_pending(max_payments, concurrency): verify every
+ *	  payment that is due, many at once, committing chunk by chunk.
+ *
+ * Each chunk is claimed by okra_verify_claim (FOR UPDATE SKIP LOCKED, so
+ * overlapping runs never check a payment twice), verified through one
+ * http.c batch of `concurrency` parallel transfers, recorded, and
+ * committed, so a run cut short keeps every chunk it finished.  A payment
+ * whose check fails (Okra's error, a fault, a timeout) has its error and
+ * backoff recorded; the run goes on.  A 429 stops the run (nothing more
+ * is started; what runs finishes) and pauses scheduled work for Okra's
+ * 60-second window.  The internal functions are found and called as
+ * ledger.c calls its own.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "api.h"
+#include "compat.h"
+#include "http.h"
+#include "ledger.h"
+#include "okra.h"
+
+/* Most transfers in flight at once */
+#define OKRA_MAX_CONCURRENCY	256
+
+/* A chunk is this many rounds of `concurrency` payments */
+#define OKRA_CHUNK_ROUNDS		2
+
+/* What a chunk did */
+typedef struct OkraChunkCounts
+{
+	int			changed;
+	int			unchanged;
+	int			failed;
+	int			rate_limited;	/* answered 429, or never sent after one */
+} OkraChunkCounts;
+
+PG_FUNCTION_INFO_V1(okra_verify_pending);
+
+/*---- static prototypes ----*/
+static void verify_chunk(FunctionCallInfo fcinfo, TupleDesc tupdesc,
+						 Datum *ids, int n, int concurrency,
+						 OkraChunkCounts *counts);
+static void check_one(FunctionCallInfo fcinfo, TupleDesc tupdesc,
+					  OkraHttpBatch *b, int i, const char *payment_id,
+					  const char *body, OkraChunkCounts *counts);
+static void run_progress(FunctionCallInfo fcinfo, int64 run_id,
+						 const OkraChunkCounts *c, bool finished);
+
+/*
+ * Record what a chunk did in the run's row; finished ends the run.
+ */
+static void
+run_progress(FunctionCallInfo fcinfo, int64 run_id, const OkraChunkCounts *c,
+			 bool finished)
+{
+	Datum		args[6];
+	bool		nulls[6] = {false};
+	bool		isnull;
+
+	args[0] = Int64GetDatum(run_id);
+	args[1] = Int32GetDatum(c->changed);
+	args[2] = Int32GetDatum(c->unchanged);
+	args[3] = Int32GetDatum(c->failed);
+	args[4] = Int32GetDatum(c->rate_limited);
+	args[5] = BoolGetDatum(finished);
+	(void) okra_ledger_call(fcinfo, "okra_verify_run_progress", 6, args, nulls,
+							&isnull);
+}
+
+/*
+ * Read job i's answer and record it.  Whatever goes wrong with this one
+ * payment (the transfer, Okra's answer, its shape) is caught in a
+ * subtransaction that writes nothing, then recorded as its failed check;
+ * cancel and shutdown are raised again.
+ */
+static void
+check_one(FunctionCallInfo fcinfo, TupleDesc tupdesc, OkraHttpBatch *b, int i,
+		  const char *payment_id, const char *body, OkraChunkCounts *counts)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	OkraHttpResponse http;
+	OkraLedgerCall record;
+	ErrorData  *volatile edata = NULL;
+
+	memset(&http, 0, sizeof(http));
+	memset(&record, 0, sizeof(record));
+	record.endpoint = OKRA_VERIFY_ENDPOINT;
+	record.request = body;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		okra_http_batch_result(b, i, &http);
+		record.payment = okra_verify_answer(tupdesc, payment_id, &http,
+											&record.response);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+
+	record.http_status = http.status;
+	record.started_at = http.started_at;
+	record.finished_at = http.received_at;
+	if (edata == NULL)
+	{
+		if (okra_ledger_record(fcinfo, &record))
+			counts->changed++;
+		else
+			counts->unchanged++;
+		return;
+	}
+	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+		edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN ||
+		edata->sqlerrcode == ERRCODE_OUT_OF_MEMORY)
+		ReThrowError(edata);
+
+	okra_ledger_check_failed(fcinfo, &record, payment_id, edata->sqlerrcode,
+							 edata->message);
+	if (edata->sqlerrcode == ERRCODE_OKRA_RATE_LIMITED)
+	{
+		counts->rate_limited++;
+		okra_http_batch_stop(b);
+	}
+	else
+		counts->failed++;
+	FreeErrorData(edata);
+}
+
+/*
+ * Verify the n claimed payments ids, concurrency at a time.
+ */
+static void
+verify_chunk(FunctionCallInfo fcinfo, TupleDesc tupdesc, Datum *ids, int n,
+			 int concurrency, OkraChunkCounts *counts)
+{
+	OkraHttpBatch *b = okra_http_batch_create(n, concurrency);
+	char	  **pid = palloc(sizeof(char *) * n);
+	char	  **body = palloc(sizeof(char *) * n);
+	int			i;
+	int			answered = 0;
+
+	PG_TRY();
+	{
+		/* ids are 24 hex digits (the table's CHECK): plain ASCII */
+		for (i = 0; i < n; i++)
+		{
+			pid[i] = TextDatumGetCString(ids[i]);
+			body[i] = psprintf("{\"payment_id\":\"%s\"}", pid[i]);
+			okra_http_batch_set(b, i, OKRA_VERIFY_ENDPOINT, body[i],
+								strlen(body[i]));
+		}
+		while ((i = okra_http_batch_next(b)) >= 0)
+		{
+			check_one(fcinfo, tupdesc, b, i, pid[i], body[i], counts);
+			answered++;
+		}
+		/* after a 429: the claimed payments that were never sent */
+		counts->rate_limited += n - answered;
+	}
+	PG_FINALLY();
+	{
+		okra_http_batch_free(b);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * CALL okra_verify_pending(max_payments integer, concurrency integer)
+ */
+Datum
+okra_verify_pending(PG_FUNCTION_ARGS)
+{
+	int			max_payments = PG_ARGISNULL(0) ? -1 : PG_GETARG_INT32(0);
+	int			concurrency = PG_ARGISNULL(1) ? -1 : PG_GETARG_INT32(1);
+	CallContext *call = (CallContext *) fcinfo->context;
+	Datum		args[3];
+	bool		nulls[3] = {false};
+	bool		isnull;
+	HeapTupleHeader begun;
+	int64		run_id;
+	int			done = 0;
+	bool		stop = false;
+	OkraChunkCounts none = {0};
+	Interval   *stale_after;
+
+	if (max_payments < 1)
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("invalid max_payments: %d", max_payments),
+				errdetail("max_payments must be at least 1."));
+	if (concurrency < 1 || concurrency > OKRA_MAX_CONCURRENCY)
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("invalid concurrency: %d", concurrency),
+				errdetail("concurrency must be between 1 and %d.",
+						  OKRA_MAX_CONCURRENCY));
+	if (call == NULL || !IsA(call, CallContext) || call->atomic)
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
+				errmsg("okra_verify_pending cannot run inside a transaction block"),
+				errdetail("It commits after each chunk of payments."),
+				errhint("Run CALL okra_verify_pending() as a statement of its own, as pg_cron does."));
+
+	if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect_ext failed");
+
+	/* the run's row, committed at once so that it shows while it runs */
+	args[0] = Int32GetDatum(max_payments);
+	args[1] = Int32GetDatum(concurrency);
+	args[2] = DirectFunctionCall1(namein,
+								  CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
+	begun = DatumGetHeapTupleHeader(okra_ledger_call(fcinfo, "okra_verify_run_begin",
+													 3, args, nulls, &isnull));
+	run_id = DatumGetInt64(GetAttributeByNum(begun, 1, &isnull));
+	(void) GetAttributeByNum(begun, 2, &isnull);
+	if (!isnull)
+	{
+		/* paused after a 429: the row is already finished */
+		ereport(NOTICE,
+				errmsg("okra_verify_pending: paused after Okra answered 429; nothing was sent"),
+				errdetail("Scheduled verification resumes once Okra's 60-second window has passed."));
+		SPI_finish();
+		PG_RETURN_VOID();
+	}
+	okra_spi_commit();
+
+	stale_after = palloc0(sizeof(Interval));
+	stale_after->time = (int64) okra_stale_after * USECS_PER_MINUTE;
+
+	while (done < max_payments && !stop)
+	{
+		MemoryContext chunk_cxt = AllocSetContextCreate(CurrentMemoryContext,
+														"okra verify chunk",
+														ALLOCSET_DEFAULT_SIZES);
+		MemoryContext old = MemoryContextSwitchTo(chunk_cxt);
+		OkraChunkCounts counts = {0};
+		ArrayType  *claimed;
+		Datum	   *ids;
+		int			n;
+
+		PushActiveSnapshot(GetTransactionSnapshot());
+		args[0] = Int64GetDatum(run_id);
+		args[1] = Int32GetDatum(Min(max_payments - done,
+									concurrency * OKRA_CHUNK_ROUNDS));
+		args[2] = IntervalPGetDatum(stale_after);
+		claimed = DatumGetArrayTypeP(okra_ledger_call(fcinfo, "okra_verify_claim",
+													  3, args, nulls, &isnull));
+		deconstruct_array(claimed, TEXTOID, -1, false, TYPALIGN_INT,
+						  &ids, NULL, &n);
+		if (n > 0)
+		{
+			verify_chunk(fcinfo, okra_ledger_payment_tupdesc(fcinfo), ids, n,
+						 concurrency, &counts);
+			run_progress(fcinfo, run_id, &counts, false);
+		}
+		PopActiveSnapshot();
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(chunk_cxt);
+		okra_spi_commit();
+
+		done += n;
+		stop = (n == 0 || counts.rate_limited > 0);
+	}
+
+	PushActiveSnapshot(GetTransactionSnapshot());
+	run_progress(fcinfo, run_id, &none, true);
+	PopActiveSnapshot();
+	SPI_finish();
+	PG_RETURN_VOID();
+}
