@@ -710,11 +710,11 @@ RETURNS bigint
 LANGUAGE plpgsql
 AS $$
 DECLARE
-	cron_schema	text;
+	job			bigint;
 BEGIN
-	SELECT extnamespace::regnamespace::text INTO cron_schema
-	  FROM pg_catalog.pg_extension WHERE extname = 'pg_cron';
-	IF cron_schema IS NULL THEN
+	-- pg_cron's objects are always in schema cron; called dynamically, so
+	-- that this function exists without pg_cron
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'pg_cron') THEN
 		RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
 			USING ERRCODE = '55000',
 				  HINT = 'Install pg_cron (shared_preload_libraries = ''pg_cron'', then CREATE EXTENSION pg_cron) in the database cron.database_name names, or schedule from there with cron.schedule_in_database(); see README "Scheduled verification".';
@@ -723,10 +723,11 @@ BEGIN
 		RAISE EXCEPTION 'invalid max_payments: %', coalesce(max_payments::text, 'NULL')
 			USING ERRCODE = '22023', DETAIL = 'max_payments must be at least 1.';
 	END IF;
-	EXECUTE format('SELECT %I.schedule($1, $2, $3)', cron_schema)
-	   INTO STRICT okra_schedule_verification
+	EXECUTE 'SELECT cron.schedule($1, $2, $3)'
+	   INTO STRICT job
 	  USING 'okra-verify-pending', schedule,
 			format('CALL %I.okra_verify_pending(%s)', '@extschema@', max_payments);
+	RETURN job;
 END
 $$;
 REVOKE ALL ON FUNCTION @extschema@.okra_schedule_verification(text, integer) FROM PUBLIC;
@@ -738,21 +739,17 @@ RETURNS boolean
 LANGUAGE plpgsql
 AS $$
 DECLARE
-	cron_schema	text;
 	found_job	boolean;
 BEGIN
-	SELECT extnamespace::regnamespace::text INTO cron_schema
-	  FROM pg_catalog.pg_extension WHERE extname = 'pg_cron';
-	IF cron_schema IS NULL THEN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'pg_cron') THEN
 		RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
 			USING ERRCODE = '55000',
 				  HINT = 'Nothing can be scheduled here without pg_cron; see README "Scheduled verification".';
 	END IF;
-	EXECUTE format('SELECT EXISTS (SELECT FROM %I.job WHERE jobname = $1 AND username = current_user)',
-				   cron_schema)
+	EXECUTE 'SELECT EXISTS (SELECT FROM cron.job WHERE jobname = $1 AND username = current_user)'
 	   INTO found_job USING 'okra-verify-pending';
 	IF found_job THEN
-		EXECUTE format('SELECT %I.unschedule($1)', cron_schema) USING 'okra-verify-pending';
+		EXECUTE 'SELECT cron.unschedule($1)' USING 'okra-verify-pending';
 	END IF;
 	RETURN found_job;
 END
