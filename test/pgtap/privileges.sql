@@ -36,8 +36,12 @@ SELECT set_eq($$SELECT p.proname::text, p.proconfig::text FROM pg_proc p JOIN pg
            WHERE p.prosecdef$$,
 	$$VALUES ('okra_ledger_record', '{"search_path=pg_catalog, pg_temp"}'),
 	         ('okra_ledger_guard_refund', '{"search_path=pg_catalog, pg_temp"}'),
+	         ('okra_ledger_check_failed', '{"search_path=pg_catalog, pg_temp"}'),
+	         ('okra_verify_run_begin', '{"search_path=pg_catalog, pg_temp"}'),
+	         ('okra_verify_claim', '{"search_path=pg_catalog, pg_temp"}'),
+	         ('okra_verify_run_progress', '{"search_path=pg_catalog, pg_temp"}'),
 	         ('okra_track', '{"search_path=pg_catalog, pg_temp"}')$$,
-	'only the two internal ledger functions and okra_track are SECURITY DEFINER, each with a safe search_path');
+	'only the internal ledger and run functions and okra_track are SECURITY DEFINER, each with a safe search_path');
 
 -- the application role calls everything it was granted
 SET LOCAL ROLE okra_app;

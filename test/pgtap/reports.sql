@@ -99,8 +99,9 @@ SELECT has_index('okra_api_calls', 'okra_api_calls_payment_idx', 'okra_api_calls
 SELECT set_eq($$SELECT c.relname::text FROM pg_extension e, unnest(e.extconfig) AS t(oid) JOIN pg_class c ON c.oid = t.oid
                 WHERE e.extname = 'okra'$$,
 	$$VALUES ('okra_payments'), ('okra_refunds'), ('okra_status_changes'), ('okra_api_calls'),
-	         ('okra_status_changes_change_id_seq'), ('okra_api_calls_call_id_seq')$$,
-	'the four tables and their sequences are extension configuration (pg_dump dumps their rows)');
+	         ('okra_verification_runs'), ('okra_status_changes_change_id_seq'),
+	         ('okra_api_calls_call_id_seq'), ('okra_verification_runs_run_id_seq')$$,
+	'the five tables and their sequences are extension configuration (pg_dump dumps their rows)');
 
 SELECT * FROM finish();
 ROLLBACK;

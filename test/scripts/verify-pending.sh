@@ -133,6 +133,19 @@ check "the next run is paused and sends nothing ($out)" \
 check "paused runs are recorded" \
 	'[ "$(q "SELECT count(*) FROM okra_verification_runs WHERE paused_until IS NOT NULL AND checked = 0")" = 1 ]'
 
+# -- a role granted only the procedure (README "Granting roles") runs it
+ctl POST reset >/dev/null
+reset_ledger
+q "SELECT okra_track('64a00000000000000000000a')" >/dev/null
+psql -qX -c "DROP ROLE IF EXISTS okra_pending_app" -c "CREATE ROLE okra_pending_app" >/dev/null
+q "GRANT USAGE ON SCHEMA public TO okra_pending_app; GRANT EXECUTE ON PROCEDURE okra_verify_pending(integer, integer) TO okra_pending_app" >/dev/null
+out=$(psql -AtqX -d $db -c "SET ROLE okra_pending_app" -c "CALL okra_verify_pending()" -c "SELECT count(*) FROM okra_payments" 2>&1)
+check "a role granted only okra_verify_pending runs it, and cannot read the ledger ($(tr '\n' ' ' <<<"$out"))" \
+	'[[ $out == *"1 checked"* ]] && [[ $out == *"permission denied for table okra_payments"* ]]'
+check "its run is recorded under its name" '[ "$(q "SELECT role FROM okra_verification_runs")" = okra_pending_app ]'
+q "DROP OWNED BY okra_pending_app" >/dev/null
+psql -qX -c "DROP ROLE okra_pending_app" >/dev/null
+
 # -- argument checks, and the transaction block
 out=$(q "CALL okra_verify_pending(0)")
 check "max_payments 0 is refused" '[[ $out == *"invalid max_payments: 0"* ]]'
