@@ -88,8 +88,9 @@ SQL
 setup_db bench
 setup_db bench_stub
 # bench only: the ledger write replaced by nothing, to see the rest of the call
-psql -qX -v ON_ERROR_STOP=1 -d bench_stub -c "CREATE OR REPLACE FUNCTION okra_ledger_record(text, text, integer,
-	timestamptz, timestamptz, name, okra_payment, okra_refund, boolean, jsonb) RETURNS boolean
+psql -qX -v ON_ERROR_STOP=1 -d bench_stub -c "CREATE OR REPLACE FUNCTION okra_ledger_record(endpoint text,
+	request text, http_status integer, started_at timestamptz, finished_at timestamptz, role name,
+	payment okra_payment, refund okra_refund, full_refund boolean, response jsonb) RETURNS boolean
 	LANGUAGE sql AS 'SELECT false'" >/dev/null
 ids=$(python3 -c "print(' '.join('65b%021x' % i for i in range(1000)))")
 
