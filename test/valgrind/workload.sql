@@ -211,6 +211,37 @@ SELECT format($g$SELECT pg_temp.vg_once('57014 statement_timeout waiting for the
 RESET statement_timeout;
 \! ctl DELETE faults >/dev/null
 
+---------------------------------------------------------------- okra_verify_pending
+-- top-level CALLs (it commits), through \gexec: each run checks three
+-- payments at once, one answered, one not JSON (OK011), one unknown (OK006)
+UPDATE okra_payments SET next_check_at = NULL;
+SELECT okra_track(id) FROM unnest(array['64a00000000000000000000a', '64a00000000000000000000b',
+	'64a0000000000000000000ff']) AS id \g /dev/null
+\set due 'UPDATE okra_payments SET next_check_at = now() WHERE payment_id IN (''64a00000000000000000000a'', ''64a00000000000000000000b'', ''64a0000000000000000000ff'')'
+SELECT format('{"kind": "status", "status": 200, "body": "nope", "payment_id": "64a00000000000000000000b", "count": %s}', :nslow) AS f \gset
+\setenv VG_FAULT :f
+\! ctl POST faults "$VG_FAULT" >/dev/null
+SELECT :'due', 'CALL okra_verify_pending(10, 4)' FROM generate_series(1, :nslow) \gexec
+INSERT INTO vg_hits (kind, expect, state)
+SELECT 'ok verify_pending run', '3 checked, 1 answered, 2 failed',
+	format('%s checked, %s answered, %s failed', checked, changed + unchanged, failed)
+  FROM okra_verification_runs ORDER BY run_id;
+\! ctl DELETE faults >/dev/null
+-- and cut short by statement_timeout while one answer hangs
+TRUNCATE okra_verification_runs;
+SELECT format('{"kind": "hang", "ms": 1500, "payment_id": "64a00000000000000000000b", "count": %s}', :nslow) AS f \gset
+\setenv VG_FAULT :f
+\! ctl POST faults "$VG_FAULT" >/dev/null
+\set ON_ERROR_STOP 0
+SET statement_timeout = '300ms';
+SELECT :'due', 'CALL okra_verify_pending(10, 4)' FROM generate_series(1, :nslow) \gexec
+RESET statement_timeout;
+\set ON_ERROR_STOP 1
+INSERT INTO vg_hits (kind, expect, state)
+SELECT '57014 verify_pending cut short', 'unfinished', CASE WHEN finished_at IS NULL THEN 'unfinished' ELSE 'finished' END
+  FROM okra_verification_runs ORDER BY run_id;
+\! ctl DELETE faults >/dev/null
+
 ---------------------------------------------------------------- and the session still works
 SELECT pg_temp.vg_loop('ok verify at the end', '00000', 10,
 	$q$SELECT okra_verify('64a000000000000000000001')$q$);
