@@ -32,6 +32,7 @@
 #include "ledger.h"
 #include "okra.h"
 #include "okra_json.h"
+#include "outbox.h"
 
 /* Longest argument value quoted back in an error message */
 #define OKRA_QUOTE_MAX		64
@@ -56,14 +57,17 @@ typedef struct OkraCall
 	const char *endpoint;
 	const char *payment_id;		/* for the log line; may be NULL */
 	const char *const *payment_keys;	/* where payment_send looks */
+	bool		has_amount;		/* a refund's amount, for the journal */
+	int64		amount;
 	StringInfoData body;
 	OkraLedgerCall record;
 } OkraCall;
 
 typedef Datum (*OkraCallBody) (FunctionCallInfo fcinfo, OkraCall *call);
 
-/* Where okra_verify finds the payment in Okra's answer */
+/* Where okra_verify and okra_cancel find the payment in Okra's answer */
 static const char *const okra_verify_keys[] = {"payment_status", "payment", NULL};
+static const char *const okra_cancel_keys[] = {"payment", "payment_status", NULL};
 
 PG_FUNCTION_INFO_V1(okra_verify);
 PG_FUNCTION_INFO_V1(okra_cancel);
@@ -76,6 +80,7 @@ static char *check_object_id(text *arg, const char *argname, const char *what);
 static void check_endpoint(const char *endpoint);
 static void call_okra(OkraCall *call, OkraAnswer *ans);
 static void judge_answer(const char *endpoint, OkraAnswer *ans);
+static char *refund_id_of(Datum refund);
 static Datum logged_call(FunctionCallInfo fcinfo, OkraCall *call,
 						 OkraCallBody fn);
 static Datum response_jsonb(const char *endpoint, const OkraAnswer *ans);
@@ -90,6 +95,8 @@ static Datum payment_answer(TupleDesc tupdesc, const char *endpoint,
 							const char *payment_id, const char *const *keys,
 							OkraAnswer *ans, Datum *response);
 static Datum refund_send(FunctionCallInfo fcinfo, OkraCall *call);
+static Datum refund_answer(TupleDesc tupdesc, const char *payment_id,
+						   OkraAnswer *ans, Datum *response);
 static Datum request_send(FunctionCallInfo fcinfo, OkraCall *call);
 static void check_request_endpoint(const char *endpoint);
 
@@ -217,6 +224,21 @@ judge_answer(const char *endpoint, OkraAnswer *ans)
 }
 
 /*
+ * The refund_id of an okra_refund Datum, or NULL.
+ */
+static char *
+refund_id_of(Datum refund)
+{
+	bool		isnull;
+	Datum		id;
+
+	if (refund == (Datum) 0)
+		return NULL;
+	id = GetAttributeByNum(DatumGetHeapTupleHeader(refund), 1, &isnull);
+	return isnull ? NULL : TextDatumGetCString(id);
+}
+
+/*
  * Run fn, which sends the call and records it.  When the endpoint may move
  * money, a failure leaves a line in the server log on its way out.
  */
@@ -234,10 +256,20 @@ logged_call(FunctionCallInfo fcinfo, OkraCall *call, OkraCallBody fn)
 	}
 	PG_CATCH();
 	{
-		okra_ledger_log_failure(call->endpoint, call->payment_id, cxt);
+		MemoryContext ecxt = MemoryContextSwitchTo(cxt);
+		ErrorData  *edata = CopyErrorData();
+
+		MemoryContextSwitchTo(ecxt);
+		okra_ledger_log_failure(call->endpoint, call->payment_id, edata);
+		okra_journal_append(call->endpoint, call->payment_id, call->has_amount,
+							call->amount, NULL, edata->sqlerrcode,
+							call->record.http_status, edata->message);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	okra_journal_append(call->endpoint, call->payment_id, call->has_amount,
+						call->amount, refund_id_of(call->record.refund), 0,
+						call->record.http_status, NULL);
 	return result;
 }
 
@@ -383,24 +415,6 @@ payment_answer(TupleDesc tupdesc, const char *endpoint, const char *payment_id,
 }
 
 /*
- * For okra_verify_pending (pending.c): the okra_payment in an answer to
- * pay/verify about payment_id, and the whole body as jsonb; or raise
- * exactly as okra_verify would.
- */
-Datum
-okra_verify_answer(TupleDesc tupdesc, const char *payment_id,
-				   const OkraHttpResponse *http, Datum *response)
-{
-	OkraAnswer	ans;
-
-	ans.http = *http;
-	ans.doc = NULL;
-	judge_answer(OKRA_VERIFY_ENDPOINT, &ans);
-	return payment_answer(tupdesc, OKRA_VERIFY_ENDPOINT, payment_id,
-						  okra_verify_keys, &ans, response);
-}
-
-/*
  * okra_verify(payment_id text) RETURNS okra_payment
  */
 Datum
@@ -415,9 +429,7 @@ okra_verify(PG_FUNCTION_ARGS)
 Datum
 okra_cancel(PG_FUNCTION_ARGS)
 {
-	static const char *const keys[] = {"payment", "payment_status", NULL};
-
-	return payment_call(fcinfo, "pay/cancel", keys);
+	return payment_call(fcinfo, "pay/cancel", okra_cancel_keys);
 }
 
 /*
@@ -454,26 +466,40 @@ okra_refund(PG_FUNCTION_ARGS)
 		account = check_object_id(PG_GETARG_TEXT_PP(3), "account", "account");
 
 	initStringInfo(&call.body);
-	appendStringInfoString(&call.body, "{\"payment_id\":");
-	escape_json(&call.body, call.payment_id);
-	if (has_amount)
-		appendStringInfo(&call.body, ",\"amount\":" INT64_FORMAT, amount);
-	if (reason != NULL)
-	{
-		appendStringInfoString(&call.body, ",\"reason\":");
-		escape_json(&call.body, reason);
-	}
-	if (account != NULL)
-	{
-		appendStringInfoString(&call.body, ",\"account\":");
-		escape_json(&call.body, account);
-	}
-	appendStringInfoChar(&call.body, '}');
+	okra_refund_body(&call.body, call.payment_id, has_amount, amount, reason,
+					 account);
 	call.record.full_refund = !has_amount;
+	call.has_amount = has_amount;
+	call.amount = amount;
 
 	/* the payment stays locked until the end of the caller's transaction */
 	okra_ledger_guard_refund(fcinfo, call.payment_id, has_amount, amount);
 	return logged_call(fcinfo, &call, refund_send);
+}
+
+/*
+ * The JSON body of a refund request; amount only if has_amount, reason and
+ * account only if not NULL.
+ */
+void
+okra_refund_body(StringInfo body, const char *payment_id, bool has_amount,
+				 int64 amount, const char *reason, const char *account)
+{
+	appendStringInfoString(body, "{\"payment_id\":");
+	escape_json(body, payment_id);
+	if (has_amount)
+		appendStringInfo(body, ",\"amount\":" INT64_FORMAT, amount);
+	if (reason != NULL)
+	{
+		appendStringInfoString(body, ",\"reason\":");
+		escape_json(body, reason);
+	}
+	if (account != NULL)
+	{
+		appendStringInfoString(body, ",\"account\":");
+		escape_json(body, account);
+	}
+	appendStringInfoChar(body, '}');
 }
 
 /*
@@ -482,23 +508,37 @@ okra_refund(PG_FUNCTION_ARGS)
 static Datum
 refund_send(FunctionCallInfo fcinfo, OkraCall *call)
 {
-	const char *endpoint = call->endpoint;
 	TupleDesc	tupdesc = result_tupdesc(fcinfo, OKRA_REFUND_NATTS);
 	OkraAnswer	ans;
+
+	call_okra(call, &ans);
+	call->record.refund = refund_answer(tupdesc, call->payment_id, &ans,
+										&call->record.response);
+	(void) okra_ledger_record(fcinfo, &call->record);
+	return call->record.refund;
+}
+
+/*
+ * The okra_refund in an answer (a success, or the refund a "Duplicate
+ * request" carries), and the whole body as jsonb.
+ */
+static Datum
+refund_answer(TupleDesc tupdesc, const char *payment_id, OkraAnswer *ans,
+			  Datum *response)
+{
+	const char *endpoint = "pay/refund";
 	OkraRefundFields f;
 	char	   *why;
 	Datum		values[OKRA_REFUND_NATTS];
 	bool		nulls[OKRA_REFUND_NATTS];
-	Datum		result;
 
-	call_okra(call, &ans);
-	if (!okra_json_refund(ans.doc, &f, &why))
-		okra_error_invalid_response(endpoint, ans.http.status,
+	if (!okra_json_refund(ans->doc, &f, &why))
+		okra_error_invalid_response(endpoint, ans->http.status,
 									"unexpected shape", why);
 	/* the refund is of the payment asked for, whether Okra says so or not */
 	if (f.payment_id == NULL)
-		f.payment_id = pstrdup(call->payment_id);
-	check_same_payment(endpoint, ans.http.status, f.payment_id, call->payment_id);
+		f.payment_id = pstrdup(payment_id);
+	check_same_payment(endpoint, ans->http.status, f.payment_id, payment_id);
 
 	memset(nulls, 0, sizeof(nulls));
 	values[0] = text_or_null(f.refund_id, &nulls[0]);
@@ -518,14 +558,52 @@ refund_send(FunctionCallInfo fcinfo, OkraCall *call)
 	if (f.created_at != NULL &&
 		okra_safe_input(timestamptz_in, f.created_at, InvalidOid, &values[10]))
 		nulls[10] = false;
-	values[11] = response_jsonb(endpoint, &ans);
-	okra_json_free(ans.doc);
+	values[11] = response_jsonb(endpoint, ans);
+	okra_json_free(ans->doc);
+	ans->doc = NULL;
 
-	result = HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
-	call->record.refund = result;
-	call->record.response = values[11];
-	(void) okra_ledger_record(fcinfo, &call->record);
-	return result;
+	*response = values[11];
+	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
+}
+
+/*
+ * For the outbox (outbox.c): the answer to a request sent by another path,
+ * as okra_verify, okra_cancel or okra_refund would read it, or raise as
+ * they would.  A refund answered "Duplicate request" with the refund in it
+ * is taken as that refund when duplicate_is_answer.
+ */
+Datum
+okra_read_answer(TupleDesc tupdesc, const char *endpoint,
+				 const char *payment_id, const OkraHttpResponse *http,
+				 bool duplicate_is_answer, Datum *response)
+{
+	OkraAnswer	ans;
+	bool		refund = (strcmp(endpoint, "pay/refund") == 0);
+
+	ans.http = *http;
+	ans.doc = NULL;
+	if (!refund)
+	{
+		judge_answer(endpoint, &ans);
+		return payment_answer(tupdesc, endpoint, payment_id,
+							  strcmp(endpoint, "pay/cancel") == 0 ?
+							  okra_cancel_keys : okra_verify_keys,
+							  &ans, response);
+	}
+	PG_TRY();
+	{
+		judge_answer(endpoint, &ans);
+	}
+	PG_CATCH();
+	{
+		if (!duplicate_is_answer || geterrcode() != ERRCODE_OKRA_DUPLICATE_REFUND ||
+			ans.doc == NULL)
+			PG_RE_THROW();
+		/* nothing but json-c and palloc ran since the raise: carry on */
+		FlushErrorState();
+	}
+	PG_END_TRY();
+	return refund_answer(tupdesc, payment_id, &ans, response);
 }
 
 /*

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * api.h
- *	  What api.c shares with pending.c: reading an answer to pay/verify.
+ *	  What api.c shares with pending.c and outbox.c: building a request and
+ *	  reading its answer.
  *
  *-------------------------------------------------------------------------
  */
@@ -9,11 +10,17 @@
 #define OKRA_API_H
 
 #include "access/tupdesc.h"
+#include "lib/stringinfo.h"
 #include "http.h"
 
 #define OKRA_VERIFY_ENDPOINT	"pay/verify"
 
-extern Datum okra_verify_answer(TupleDesc tupdesc, const char *payment_id,
-								const OkraHttpResponse *http, Datum *response);
+extern Datum okra_read_answer(TupleDesc tupdesc, const char *endpoint,
+							  const char *payment_id,
+							  const OkraHttpResponse *http,
+							  bool duplicate_is_answer, Datum *response);
+extern void okra_refund_body(StringInfo body, const char *payment_id,
+							 bool has_amount, int64 amount, const char *reason,
+							 const char *account);
 
 #endif							/* OKRA_API_H */

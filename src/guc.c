@@ -18,6 +18,7 @@
 
 #include "compat.h"
 #include "okra.h"
+#include "outbox.h"
 
 /*---- GUC variables ----*/
 char	   *okra_api_key_file = NULL;
@@ -88,6 +89,46 @@ okra_define_gucs(void)
 							PGC_SUSET,
 							GUC_UNIT_BYTE,
 							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("okra.outbox_database",
+							   "Sets the database whose outbox the okra outbox worker sends.",
+							   "Read at server start; the worker runs when okra is in "
+							   "shared_preload_libraries.",
+							   &okra_outbox_database,
+							   "postgres",
+							   PGC_POSTMASTER,
+							   0,
+							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("okra.outbox_max_attempts",
+							"Sets how many times an outbox request that surely never reached Okra is tried.",
+							"Connection failures and 429 answers are retried with "
+							"backoff up to this many attempts; then the request fails.",
+							&okra_outbox_max_attempts,
+							10, 1, 1000,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("okra.outbox_poll_interval",
+							"Sets how often the okra outbox worker looks for work when nothing wakes it.",
+							NULL,
+							&okra_outbox_poll_interval,
+							10000, 100, 3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("okra.outbox_trust_idempotency_key",
+							 "Lets the outbox send a partial refund of unknown outcome again, under the same Idempotency-Key.",
+							 "Okra documents no Idempotency-Key; turn this on only "
+							 "for an API that honours it, such as okra-sandbox. Off, "
+							 "such a refund waits for okra_outbox_resolve().",
+							 &okra_outbox_trust_idempotency,
+							 false,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
 
 	DefineCustomIntVariable("okra.rate_limit_per_minute",
 							"Sets the most Okra API requests sent in any minute (0: no limit).",

@@ -96,6 +96,8 @@ typedef struct OkraJob
 	TimestampTz started_at;
 	TimestampTz received_at;
 	OkraTransfer t;
+	const char *extra_header;	/* one more header line, or NULL */
+	struct curl_slist *own_headers; /* extra_header, then the batch's */
 	char		errbuf[CURL_ERROR_SIZE];
 } OkraJob;
 
@@ -128,7 +130,6 @@ static uint32 okra_wait_event = 0;
 
 /*---- static prototypes ----*/
 static void okra_curl_init(bool need_tls);
-static void batch_prepare(OkraHttpBatch *b);
 static void start_job(OkraHttpBatch *b, OkraJob *j);
 static void finish_job(OkraHttpBatch *b, OkraJob *j, CURLcode rc,
 					   const char *why);
@@ -470,6 +471,36 @@ okra_http_batch_set(OkraHttpBatch *b, int i, const char *endpoint,
 }
 
 /*
+ * Job i also sends this header line (which must not be secret and must
+ * live as long as the batch), e.g. an Idempotency-Key.
+ */
+void
+okra_http_batch_header(OkraHttpBatch *b, int i, const char *header)
+{
+	b->jobs[i].extra_header = header;
+}
+
+/*
+ * Check now what every request needs (okra.base_url, the key), raising as
+ * a request would, without sending anything.
+ */
+void
+okra_http_check_config(void)
+{
+	OkraHttpBatch *b = okra_http_batch_create(0, 1);
+
+	PG_TRY();
+	{
+		okra_http_batch_prepare(b);
+	}
+	PG_FINALLY();
+	{
+		okra_http_batch_free(b);
+	}
+	PG_END_TRY();
+}
+
+/*
  * Start nothing more: jobs not yet started never will be.  Those running
  * still finish.
  */
@@ -481,10 +512,12 @@ okra_http_batch_stop(OkraHttpBatch *b)
 
 /*
  * Before the first job: where to (re-checked now, not only in the
- * setting's hook), the key (read now) and the shared headers.
+ * setting's hook), the key (read now) and the shared headers.  Needs a
+ * transaction (the key's checks look at the catalogs); the first
+ * okra_http_batch_next() does it if the caller has not.
  */
-static void
-batch_prepare(OkraHttpBatch *b)
+void
+okra_http_batch_prepare(OkraHttpBatch *b)
 {
 	const char *why;
 	size_t		baselen;
@@ -492,6 +525,8 @@ batch_prepare(OkraHttpBatch *b)
 	char	   *auth;
 	struct curl_slist *withauth;
 
+	if (b->ready)
+		return;
 	if (okra_base_url == NULL || okra_base_url[0] == '\0')
 		ereport(ERROR,
 				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -566,7 +601,17 @@ start_job(OkraHttpBatch *b, OkraJob *j)
 	OKRA_SETOPT(h, CURLOPT_POST, 1L);
 	OKRA_SETOPT(h, CURLOPT_POSTFIELDS, j->body);
 	OKRA_SETOPT(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) j->body_len);
-	OKRA_SETOPT(h, CURLOPT_HTTPHEADER, b->headers);
+	if (j->extra_header != NULL)
+	{
+		/* a node of its own in front of the shared list */
+		j->own_headers = curl_slist_append(NULL, j->extra_header);
+		if (j->own_headers == NULL)
+			ereport(ERROR,
+					errcode(ERRCODE_OUT_OF_MEMORY),
+					errmsg("out of memory"));
+		j->own_headers->next = b->headers;
+	}
+	OKRA_SETOPT(h, CURLOPT_HTTPHEADER, j->own_headers ? j->own_headers : b->headers);
 	OKRA_SETOPT(h, CURLOPT_USERAGENT, "okra/" OKRA_VERSION);
 	OKRA_SETOPT(h, CURLOPT_CONNECTTIMEOUT_MS, (long) okra_connect_timeout);
 	OKRA_SETOPT(h, CURLOPT_TIMEOUT_MS, (long) okra_request_timeout);
@@ -689,7 +734,7 @@ int
 okra_http_batch_next(OkraHttpBatch *b)
 {
 	if (!b->ready)
-		batch_prepare(b);
+		okra_http_batch_prepare(b);
 
 	for (;;)
 	{
@@ -803,16 +848,23 @@ release_job(OkraJob *j)
 {
 	bool		clean = (j->state == JOB_DONE && j->done && j->rc == CURLE_OK);
 
-	if (j->easy == NULL)
-		return;
-	if (j->attached)
-		curl_multi_remove_handle(okra_multi, j->easy);
-	j->attached = false;
-	if (clean && okra_nidle < OKRA_IDLE_MAX)
-		okra_idle[okra_nidle++] = j->easy;
-	else
-		curl_easy_cleanup(j->easy);
-	j->easy = NULL;
+	if (j->easy != NULL)
+	{
+		if (j->attached)
+			curl_multi_remove_handle(okra_multi, j->easy);
+		j->attached = false;
+		if (clean && okra_nidle < OKRA_IDLE_MAX)
+			okra_idle[okra_nidle++] = j->easy;
+		else
+			curl_easy_cleanup(j->easy);
+		j->easy = NULL;
+	}
+	if (j->own_headers != NULL)
+	{
+		j->own_headers->next = NULL;	/* the rest is the batch's */
+		curl_slist_free_all(j->own_headers);
+		j->own_headers = NULL;
+	}
 }
 
 /*

@@ -30,10 +30,14 @@ extern void okra_http_post(const char *endpoint, const char *body,
 extern OkraHttpBatch *okra_http_batch_create(int njobs, int parallel);
 extern void okra_http_batch_set(OkraHttpBatch *b, int i, const char *endpoint,
 								const char *body, size_t body_len);
+extern void okra_http_batch_prepare(OkraHttpBatch *b);
 extern int	okra_http_batch_next(OkraHttpBatch *b);
 extern void okra_http_batch_result(OkraHttpBatch *b, int i,
 								   OkraHttpResponse *resp);
+extern void okra_http_batch_header(OkraHttpBatch *b, int i,
+								   const char *header);
 extern void okra_http_batch_stop(OkraHttpBatch *b);
+extern void okra_http_check_config(void);
 extern void okra_http_batch_free(OkraHttpBatch *b);
 
 #endif							/* OKRA_HTTP_H */

@@ -32,23 +32,32 @@
 #define LEDGER_RECORD_NARGS	10
 
 /*---- static prototypes ----*/
-static Oid	ledger_function(FunctionCallInfo caller, const char *name);
+static Oid	ledger_function(Oid nsp, const char *name);
 
 /*
- * The OID of one of okra's internal functions, in the caller's schema.
+ * The schema of the calling function: okra's own.
  */
-static Oid
-ledger_function(FunctionCallInfo caller, const char *name)
+Oid
+okra_ledger_schema(FunctionCallInfo caller)
 {
 	Oid			self = caller->flinfo ? caller->flinfo->fn_oid : InvalidOid;
-	char	   *schema;
-	Oid			fn;
 
 	if (!OidIsValid(self))
 		elog(ERROR, "okra function called without a function OID");
-	schema = get_namespace_name(get_func_namespace(self));
+	return get_func_namespace(self);
+}
+
+/*
+ * The OID of one of okra's internal functions, in schema nsp.
+ */
+static Oid
+ledger_function(Oid nsp, const char *name)
+{
+	char	   *schema = get_namespace_name(nsp);
+	Oid			fn;
+
 	if (schema == NULL)
-		elog(ERROR, "cache lookup failed for the schema of function %u", self);
+		elog(ERROR, "cache lookup failed for schema %u", nsp);
 	fn = LookupFuncName(list_make2(makeString(schema), makeString(pstrdup(name))),
 						-1, NULL, true);
 	if (!OidIsValid(fn))
@@ -61,12 +70,12 @@ ledger_function(FunctionCallInfo caller, const char *name)
 }
 
 /*
- * Call one of okra's internal functions with nargs arguments (NULL where
- * nulls says so) and return its result.
+ * Call one of okra's internal functions in schema nsp with nargs arguments
+ * (NULL where nulls says so) and return its result.
  */
 Datum
-okra_ledger_call(FunctionCallInfo caller, const char *name, int nargs,
-				 const Datum *args, const bool *nulls, bool *isnull)
+okra_ledger_call_in(Oid nsp, const char *name, int nargs, const Datum *args,
+					const bool *nulls, bool *isnull)
 {
 	FmgrInfo	flinfo;
 	LOCAL_FCINFO(fc, FUNC_MAX_ARGS);
@@ -74,7 +83,7 @@ okra_ledger_call(FunctionCallInfo caller, const char *name, int nargs,
 	int			i;
 
 	Assert(nargs <= FUNC_MAX_ARGS);
-	fmgr_info(ledger_function(caller, name), &flinfo);
+	fmgr_info(ledger_function(nsp, name), &flinfo);
 	InitFunctionCallInfoData(*fc, &flinfo, nargs, InvalidOid, NULL, NULL);
 	for (i = 0; i < nargs; i++)
 	{
@@ -84,6 +93,17 @@ okra_ledger_call(FunctionCallInfo caller, const char *name, int nargs,
 	result = FunctionCallInvoke(fc);
 	*isnull = fc->isnull;
 	return result;
+}
+
+/*
+ * The same, in the schema of the calling function.
+ */
+Datum
+okra_ledger_call(FunctionCallInfo caller, const char *name, int nargs,
+				 const Datum *args, const bool *nulls, bool *isnull)
+{
+	return okra_ledger_call_in(okra_ledger_schema(caller), name, nargs, args,
+							   nulls, isnull);
 }
 
 /*
@@ -171,42 +191,38 @@ okra_ledger_check_failed(FunctionCallInfo caller, const OkraLedgerCall *call,
 }
 
 /*
- * The row type okra_payment, as the ledger takes it (okra_ledger_record's
- * seventh argument), blessed.
+ * okra_payment (which = OKRA_LEDGER_PAYMENT) or okra_refund
+ * (OKRA_LEDGER_REFUND), as the ledger takes them (okra_ledger_record's
+ * arguments), blessed; okra's schema is nsp.
  */
 TupleDesc
-okra_ledger_payment_tupdesc(FunctionCallInfo caller)
+okra_ledger_rowtype(Oid nsp, int which)
 {
 	Oid		   *argtypes;
 	int			nargs;
 
-	(void) get_func_signature(ledger_function(caller, "okra_ledger_record"),
+	(void) get_func_signature(ledger_function(nsp, "okra_ledger_record"),
 							  &argtypes, &nargs);
 	if (nargs != LEDGER_RECORD_NARGS)
 		elog(ERROR, "okra_ledger_record has %d arguments, expected %d",
 			 nargs, LEDGER_RECORD_NARGS);
-	return BlessTupleDesc(lookup_rowtype_tupdesc_copy(argtypes[6], -1));
+	return BlessTupleDesc(lookup_rowtype_tupdesc_copy(argtypes[which], -1));
 }
 
 /*
  * In a PG_CATCH block of a money-moving call: one server log line naming
  * the endpoint, the payment and the SQLSTATE, so that a call whose ledger
- * rows are rolled back with it still leaves a trace.  cxt is a memory
- * context outside ErrorContext.
+ * rows are rolled back with it still leaves a trace.  edata is a copy of
+ * the error.
  */
 void
 okra_ledger_log_failure(const char *endpoint, const char *payment_id,
-						MemoryContext cxt)
+						const ErrorData *edata)
 {
-	MemoryContext ecxt = MemoryContextSwitchTo(cxt);
-	ErrorData  *edata = CopyErrorData();
-
 	ereport(LOG,
 			errmsg("Okra API request \"%s\" for payment \"%s\" failed with SQLSTATE %s",
 				   endpoint, payment_id ? payment_id : "(none)",
 				   unpack_sql_state(edata->sqlerrcode)),
 			errdetail_internal("%s", edata->message),
 			errhidestmt(true));
-	FreeErrorData(edata);
-	MemoryContextSwitchTo(ecxt);
 }

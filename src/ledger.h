@@ -26,6 +26,10 @@ typedef struct OkraLedgerCall
 	Datum		response;		/* jsonb, or 0 */
 } OkraLedgerCall;
 
+extern Oid	okra_ledger_schema(FunctionCallInfo caller);
+extern Datum okra_ledger_call_in(Oid nsp, const char *name, int nargs,
+								 const Datum *args, const bool *nulls,
+								 bool *isnull);
 extern Datum okra_ledger_call(FunctionCallInfo caller, const char *name,
 							  int nargs, const Datum *args, const bool *nulls,
 							  bool *isnull);
@@ -38,9 +42,13 @@ extern void okra_ledger_check_failed(FunctionCallInfo caller,
 									 const OkraLedgerCall *call,
 									 const char *payment_id, int sqlerrcode,
 									 const char *message);
-extern TupleDesc okra_ledger_payment_tupdesc(FunctionCallInfo caller);
+extern TupleDesc okra_ledger_rowtype(Oid nsp, int which);
+
+/* okra_ledger_rowtype(): which row type */
+#define OKRA_LEDGER_PAYMENT	6
+#define OKRA_LEDGER_REFUND	7
 extern void okra_ledger_log_failure(const char *endpoint,
 									const char *payment_id,
-									MemoryContext cxt);
+									const ErrorData *edata);
 
 #endif							/* OKRA_LEDGER_H */

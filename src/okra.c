@@ -4,7 +4,8 @@
  *	  Module entry point of okra: the module magic block and _PG_init().
  *
  * Loading the library defines the okra.* settings; preloading it also
- * asks for the shared state of okra.rate_limit_per_minute (ratelimit.c).
+ * asks for the shared state of okra.rate_limit_per_minute (ratelimit.c)
+ * and starts the outbox worker (worker.c).
  * libcurl is initialised on the first request (http.c).
  *
  *-------------------------------------------------------------------------
@@ -15,6 +16,7 @@
 #include "miscadmin.h"
 
 #include "okra.h"
+#include "outbox.h"
 
 PG_MODULE_MAGIC;
 
@@ -28,5 +30,8 @@ _PG_init(void)
 {
 	okra_define_gucs();
 	if (process_shared_preload_libraries_in_progress)
+	{
 		okra_rate_limit_preload();
+		okra_worker_preload();
+	}
 }

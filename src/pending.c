@@ -113,8 +113,9 @@ check_one(FunctionCallInfo fcinfo, TupleDesc tupdesc, OkraHttpBatch *b, int i,
 	PG_TRY();
 	{
 		okra_http_batch_result(b, i, &http);
-		record.payment = okra_verify_answer(tupdesc, payment_id, &http,
-											&record.response);
+		record.payment = okra_read_answer(tupdesc, OKRA_VERIFY_ENDPOINT,
+										  payment_id, &http, false,
+										  &record.response);
 		ReleaseCurrentSubTransaction();
 	}
 	PG_CATCH();
@@ -279,8 +280,10 @@ okra_verify_pending(PG_FUNCTION_ARGS)
 						  &ids, NULL, &n);
 		if (n > 0)
 		{
-			verify_chunk(fcinfo, okra_ledger_payment_tupdesc(fcinfo), ids, n,
-						 concurrency, &counts);
+			verify_chunk(fcinfo,
+						 okra_ledger_rowtype(okra_ledger_schema(fcinfo),
+											 OKRA_LEDGER_PAYMENT),
+						 ids, n, concurrency, &counts);
 			run_progress(fcinfo, run_id, &counts, false);
 		}
 		PopActiveSnapshot();

@@ -1,0 +1,347 @@
+/*-------------------------------------------------------------------------
+ *
+ * outbox.c
+ *	  Sending what okra_refund_after_commit and okra_cancel_after_commit
+ *	  queued: one step claims a few due requests and commits, sends them
+ *	  (holding no snapshot, lock or transaction ID), then records each
+ *	  outcome in a new transaction.  The background worker (worker.c) and
+ *	  CALL okra_outbox_run() both run these steps.
+ *
+ * The state machine lives in sql/okra.sql (okra_outbox_claim and
+ * okra_outbox_finish, each transition a compare-and-set on the request's
+ * state and attempt number); this file only moves bytes and reads
+ * answers.  A claimed request is either sent ("send": pay/refund or
+ * pay/cancel, always with an Idempotency-Key derived from the request) or,
+ * when its earlier outcome is unknown, its payment is verified ("check")
+ * so that okra_outbox_finish can tell whether sending again is safe.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "api.h"
+#include "compat.h"
+#include "http.h"
+#include "ledger.h"
+#include "okra.h"
+#include "outbox.h"
+
+/* Requests claimed, and sent at once, per step */
+#define OKRA_OUTBOX_BATCH		8
+
+/* One claimed request */
+typedef struct OutboxItem
+{
+	int64		request_id;
+	bool		check;			/* verify its payment instead of sending */
+	bool		resend;
+	int32		attempt;
+	char	   *payment_id;
+	const char *endpoint;
+	StringInfoData body;
+	char	   *idempotency;	/* the header line */
+} OutboxItem;
+
+int			okra_outbox_max_attempts = 10;
+bool		okra_outbox_trust_idempotency = false;
+
+PG_FUNCTION_INFO_V1(okra_outbox_run);
+
+/*---- static prototypes ----*/
+static void item_from_claim(OutboxItem *item, HeapTupleHeader row);
+static void finish_one(Oid nsp, TupleDesc paytd, TupleDesc reftd,
+					   OkraHttpBatch *b, int i, OutboxItem *item);
+static void xact_begin(bool in_procedure);
+static void xact_commit(bool in_procedure);
+
+static void
+xact_begin(bool in_procedure)
+{
+	if (!in_procedure)
+	{
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+	}
+	PushActiveSnapshot(GetTransactionSnapshot());
+}
+
+static void
+xact_commit(bool in_procedure)
+{
+	PopActiveSnapshot();
+	if (in_procedure)
+		okra_spi_commit();
+	else
+		CommitTransactionCommand();
+}
+
+/*
+ * A claimed row (okra_outbox_claimed) as the request to send.
+ */
+static void
+item_from_claim(OutboxItem *item, HeapTupleHeader row)
+{
+	bool		isnull;
+	char	   *kind;
+	char	   *reason = NULL;
+	char	   *account = NULL;
+	bool		has_amount;
+	int64		amount = 0;
+	Datum		d;
+
+	item->request_id = DatumGetInt64(GetAttributeByNum(row, 1, &isnull));
+	item->check = strcmp(TextDatumGetCString(GetAttributeByNum(row, 2, &isnull)), "check") == 0;
+	kind = TextDatumGetCString(GetAttributeByNum(row, 3, &isnull));
+	item->payment_id = TextDatumGetCString(GetAttributeByNum(row, 4, &isnull));
+	d = GetAttributeByNum(row, 5, &isnull);
+	has_amount = !isnull;
+	if (has_amount)
+		amount = DatumGetInt64(d);
+	d = GetAttributeByNum(row, 6, &isnull);
+	if (!isnull)
+		reason = TextDatumGetCString(d);
+	d = GetAttributeByNum(row, 7, &isnull);
+	if (!isnull)
+		account = TextDatumGetCString(d);
+	item->attempt = DatumGetInt32(GetAttributeByNum(row, 8, &isnull));
+	item->resend = DatumGetBool(GetAttributeByNum(row, 9, &isnull));
+
+	initStringInfo(&item->body);
+	if (item->check || strcmp(kind, "cancel") == 0)
+	{
+		item->endpoint = item->check ? "pay/verify" : "pay/cancel";
+		appendStringInfo(&item->body, "{\"payment_id\":\"%s\"}", item->payment_id);
+	}
+	else
+	{
+		item->endpoint = "pay/refund";
+		okra_refund_body(&item->body, item->payment_id, has_amount, amount,
+						 reason, account);
+	}
+	/* unique to this cluster, database and request, the same every attempt */
+	item->idempotency = psprintf("Idempotency-Key: okra-" UINT64_FORMAT "-%u-" INT64_FORMAT,
+								 GetSystemIdentifier(), MyDatabaseId,
+								 item->request_id);
+}
+
+/*
+ * Read job i's answer (in a subtransaction that writes nothing, so that
+ * whatever went wrong is this request's outcome) and hand it to
+ * okra_outbox_finish.
+ */
+static void
+finish_one(Oid nsp, TupleDesc paytd, TupleDesc reftd, OkraHttpBatch *b, int i,
+		   OutboxItem *item)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	OkraHttpResponse http;
+	volatile Datum answer = (Datum) 0;
+	Datum		response = (Datum) 0;
+	ErrorData  *volatile edata = NULL;
+	bool		refund = (strcmp(item->endpoint, "pay/refund") == 0);
+	Datum		args[14];
+	bool		nulls[14] = {false};
+	bool		isnull;
+
+	memset(&http, 0, sizeof(http));
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		okra_http_batch_result(b, i, &http);
+		answer = okra_read_answer(refund ? reftd : paytd, item->endpoint,
+								  item->payment_id, &http, item->resend,
+								  &response);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	if (edata != NULL &&
+		(edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+		 edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN ||
+		 edata->sqlerrcode == ERRCODE_OUT_OF_MEMORY))
+		ReThrowError(edata);
+
+	args[0] = Int64GetDatum(item->request_id);
+	args[1] = Int32GetDatum(item->attempt);
+	args[2] = CStringGetTextDatum(item->check ? "check" : "send");
+	nulls[3] = nulls[4] = (edata == NULL);
+	if (edata != NULL)
+	{
+		args[3] = CStringGetTextDatum(unpack_sql_state(edata->sqlerrcode));
+		args[4] = CStringGetTextDatum(edata->message ? edata->message : "");
+	}
+	args[5] = Int32GetDatum((int32) http.status);
+	args[6] = TimestampTzGetDatum(http.started_at);
+	args[7] = TimestampTzGetDatum(http.received_at);
+	args[8] = CStringGetTextDatum(item->body.data);
+	args[9] = answer;
+	nulls[9] = !(refund && answer != (Datum) 0);
+	args[10] = answer;
+	nulls[10] = !(!refund && answer != (Datum) 0);
+	args[11] = response;
+	nulls[11] = (response == (Datum) 0);
+	args[12] = Int32GetDatum(okra_outbox_max_attempts);
+	args[13] = BoolGetDatum(okra_outbox_trust_idempotency);
+	(void) okra_ledger_call_in(nsp, "okra_outbox_finish", 14, args, nulls,
+							   &isnull);
+	if (edata)
+		FreeErrorData(edata);
+}
+
+/*
+ * One step in schema nsp: claim up to OKRA_OUTBOX_BATCH due requests and
+ * commit, send them, record their outcomes and commit.  Returns how many
+ * it claimed.  in_procedure: the caller is a nonatomic procedure (commit
+ * through SPI), else a background worker outside any transaction.
+ */
+int
+okra_outbox_step(Oid nsp, bool in_procedure)
+{
+	MemoryContext step_cxt = AllocSetContextCreate(CurrentMemoryContext,
+												   "okra outbox step",
+												   ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(step_cxt);
+	Datum		args[2];
+	bool		nulls[2] = {false};
+	bool		isnull;
+	Interval   *lease = palloc0(sizeof(Interval));
+	ArrayType  *claimed;
+	Datum	   *rows;
+	int			n;
+	int			i;
+	OutboxItem *items;
+	OkraHttpBatch *b;
+	TupleDesc	paytd;
+	TupleDesc	reftd;
+	int		   *order;
+	int			done = 0;
+
+	/* long enough for the whole batch, its rate-limit turns included */
+	lease->time = ((int64) okra_connect_timeout + okra_request_timeout) * 1000 +
+		5 * USECS_PER_SEC;
+	if (okra_rate_limit_per_minute > 0)
+		lease->time += OKRA_OUTBOX_BATCH * (USECS_PER_MINUTE / okra_rate_limit_per_minute);
+
+	/* 1. claim, and commit the claim; nothing if nothing could be sent */
+	xact_begin(in_procedure);
+	MemoryContextSwitchTo(step_cxt);
+	okra_http_check_config();
+	args[0] = Int32GetDatum(OKRA_OUTBOX_BATCH);
+	args[1] = IntervalPGetDatum(lease);
+	claimed = DatumGetArrayTypeP(okra_ledger_call_in(nsp, "okra_outbox_claim", 2,
+													 args, nulls, &isnull));
+	deconstruct_array(claimed, ARR_ELEMTYPE(claimed), -1, false, TYPALIGN_DOUBLE,
+					  &rows, NULL, &n);
+	items = palloc0(sizeof(OutboxItem) * Max(n, 1));
+	for (i = 0; i < n; i++)
+		item_from_claim(&items[i], DatumGetHeapTupleHeader(rows[i]));
+	paytd = okra_ledger_rowtype(nsp, OKRA_LEDGER_PAYMENT);
+	reftd = okra_ledger_rowtype(nsp, OKRA_LEDGER_REFUND);
+	if (n == 0)
+	{
+		xact_commit(in_procedure);
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(step_cxt);
+		return 0;
+	}
+
+	b = okra_http_batch_create(n, n);
+	order = palloc(sizeof(int) * n);
+	PG_TRY();
+	{
+		for (i = 0; i < n; i++)
+		{
+			okra_http_batch_set(b, i, items[i].endpoint, items[i].body.data,
+								items[i].body.len);
+			if (!items[i].check)
+				okra_http_batch_header(b, i, items[i].idempotency);
+		}
+		/* the key and settings are read while a transaction is open */
+		okra_http_batch_prepare(b);
+		xact_commit(in_procedure);
+		MemoryContextSwitchTo(step_cxt);
+
+		/* 2. send, holding nothing in the database */
+		while ((i = okra_http_batch_next(b)) >= 0)
+			order[done++] = i;
+
+		/* 3. what each answer means, in a new transaction */
+		xact_begin(in_procedure);
+		MemoryContextSwitchTo(step_cxt);
+		for (i = 0; i < done; i++)
+			finish_one(nsp, paytd, reftd, b, order[i], &items[order[i]]);
+		xact_commit(in_procedure);
+		MemoryContextSwitchTo(step_cxt);
+	}
+	PG_FINALLY();
+	{
+		okra_http_batch_free(b);
+	}
+	PG_END_TRY();
+
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(step_cxt);
+	return n;
+}
+
+/*
+ * CALL okra_outbox_run(max_requests integer): the worker's job, for a
+ * cluster without it (pg_cron can schedule it).  Runs steps until nothing
+ * is due or max_requests were claimed.
+ */
+Datum
+okra_outbox_run(PG_FUNCTION_ARGS)
+{
+	int			max_requests = PG_ARGISNULL(0) ? -1 : PG_GETARG_INT32(0);
+	CallContext *call = (CallContext *) fcinfo->context;
+	Oid			nsp;
+	int			claimed = 0;
+	int			n;
+
+	if (max_requests < 1)
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("invalid max_requests: %d", max_requests),
+				errdetail("max_requests must be at least 1."));
+	if (call == NULL || !IsA(call, CallContext) || call->atomic)
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
+				errmsg("okra_outbox_run cannot run inside a transaction block"),
+				errdetail("It commits before sending and after recording each outcome."),
+				errhint("Run CALL okra_outbox_run() as a statement of its own, as pg_cron does."));
+
+	nsp = okra_ledger_schema(fcinfo);
+	if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect_ext failed");
+	while (claimed < max_requests &&
+		   (n = okra_outbox_step(nsp, true)) > 0)
+		claimed += n;
+	SPI_finish();
+	PG_RETURN_VOID();
+}
