@@ -1038,6 +1038,8 @@ CREATE FUNCTION @extschema@.okra_outbox_resolve(request_id bigint, outcome text,
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	o	@extschema@.okra_outbox_requests;
 BEGIN
 	IF outcome NOT IN ('succeeded', 'failed') THEN
 		RAISE EXCEPTION 'invalid outcome: "%"', outcome
@@ -1046,10 +1048,18 @@ BEGIN
 	UPDATE @extschema@.okra_outbox_requests AS t
 	   SET state = outcome, finished_at = clock_timestamp(), next_attempt_at = NULL,
 		   last_error = coalesce(note, 'settled by ' || session_user)
-	 WHERE t.request_id = okra_outbox_resolve.request_id AND t.state = 'unknown';
+	 WHERE t.request_id = okra_outbox_resolve.request_id AND t.state = 'unknown'
+	RETURNING * INTO o;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'outbox request % is not unknown', request_id
 			USING ERRCODE = '55000', HINT = 'Only a request in state unknown can be settled by hand.';
+	END IF;
+	-- a refund that happened counts against what remains refundable
+	IF outcome = 'succeeded' AND o.kind = 'refund' THEN
+		UPDATE @extschema@.okra_payments AS p
+		   SET refunded_amount = CASE WHEN o.amount IS NULL THEN coalesce(p.amount, p.refunded_amount)
+								 ELSE p.refunded_amount + o.amount END
+		 WHERE p.payment_id = o.payment_id;
 	END IF;
 END
 $$;

@@ -17,6 +17,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
@@ -24,6 +25,7 @@
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
+#include "utils/resowner.h"
 #include "utils/timestamp.h"
 
 #include "api.h"
@@ -412,6 +414,53 @@ payment_answer(TupleDesc tupdesc, const char *endpoint, const char *payment_id,
 
 	*response = values[9];
 	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
+}
+
+/*
+ * Job i of batch b, read as okra_read_answer() reads it, in a
+ * subtransaction that writes nothing: NULL, with *answer and *response
+ * set, or the error that is this request's outcome.  Cancel, shutdown and
+ * running out of memory are raised, not returned.  *http is filled in
+ * either way.
+ */
+ErrorData *
+okra_read_job(OkraHttpBatch *b, int i, TupleDesc tupdesc, const char *endpoint,
+			  const char *payment_id, bool duplicate_is_answer,
+			  OkraHttpResponse *http, Datum *answer, Datum *response)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	ErrorData  *volatile edata = NULL;
+
+	memset(http, 0, sizeof(*http));
+	*answer = (Datum) 0;
+	*response = (Datum) 0;
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		okra_http_batch_result(b, i, http);
+		*answer = okra_read_answer(tupdesc, endpoint, payment_id, http,
+								   duplicate_is_answer, response);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+
+	if (edata != NULL &&
+		(edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+		 edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN ||
+		 edata->sqlerrcode == ERRCODE_OUT_OF_MEMORY))
+		ReThrowError(edata);
+	return edata;
 }
 
 /*

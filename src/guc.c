@@ -14,6 +14,7 @@
 
 #include <arpa/inet.h>
 
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 #include "compat.h"
@@ -90,15 +91,17 @@ okra_define_gucs(void)
 							GUC_UNIT_BYTE,
 							NULL, NULL, NULL);
 
-	DefineCustomStringVariable("okra.outbox_database",
-							   "Sets the database whose outbox the okra outbox worker sends.",
-							   "Read at server start; the worker runs when okra is in "
-							   "shared_preload_libraries.",
-							   &okra_outbox_database,
-							   "postgres",
-							   PGC_POSTMASTER,
-							   0,
-							   NULL, NULL, NULL);
+	/* only the postmaster can define it: the worker exists only then */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomStringVariable("okra.outbox_database",
+								   "Sets the database whose outbox the okra outbox worker sends.",
+								   "Read at server start; the worker runs when okra is in "
+								   "shared_preload_libraries.",
+								   &okra_outbox_database,
+								   "postgres",
+								   PGC_POSTMASTER,
+								   0,
+								   NULL, NULL, NULL);
 
 	DefineCustomIntVariable("okra.outbox_max_attempts",
 							"Sets how many times an outbox request that surely never reached Okra is tried.",

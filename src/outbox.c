@@ -31,7 +31,6 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
-#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
@@ -141,51 +140,25 @@ item_from_claim(OutboxItem *item, HeapTupleHeader row)
 }
 
 /*
- * Read job i's answer (in a subtransaction that writes nothing, so that
- * whatever went wrong is this request's outcome) and hand it to
- * okra_outbox_finish.
+ * Read job i's answer (okra_read_job: whatever went wrong is this
+ * request's outcome) and hand it to okra_outbox_finish.
  */
 static void
 finish_one(Oid nsp, TupleDesc paytd, TupleDesc reftd, OkraHttpBatch *b, int i,
 		   OutboxItem *item)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
 	OkraHttpResponse http;
-	volatile Datum answer = (Datum) 0;
-	Datum		response = (Datum) 0;
-	ErrorData  *volatile edata = NULL;
+	Datum		answer;
+	Datum		response;
+	ErrorData  *edata;
 	bool		refund = (strcmp(item->endpoint, "pay/refund") == 0);
 	Datum		args[14];
 	bool		nulls[14] = {false};
 	bool		isnull;
 
-	memset(&http, 0, sizeof(http));
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		okra_http_batch_result(b, i, &http);
-		answer = okra_read_answer(refund ? reftd : paytd, item->endpoint,
-								  item->payment_id, &http, item->resend,
-								  &response);
-		ReleaseCurrentSubTransaction();
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(cxt);
-	CurrentResourceOwner = owner;
-	if (edata != NULL &&
-		(edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-		 edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN ||
-		 edata->sqlerrcode == ERRCODE_OUT_OF_MEMORY))
-		ReThrowError(edata);
+	edata = okra_read_job(b, i, refund ? reftd : paytd, item->endpoint,
+						  item->payment_id, item->resend, &http, &answer,
+						  &response);
 
 	args[0] = Int64GetDatum(item->request_id);
 	args[1] = Int32GetDatum(item->attempt);

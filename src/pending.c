@@ -18,7 +18,6 @@
  */
 #include "postgres.h"
 
-#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -29,7 +28,6 @@
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/memutils.h"
-#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
@@ -89,46 +87,22 @@ run_progress(FunctionCallInfo fcinfo, int64 run_id, const OkraChunkCounts *c,
 
 /*
  * Read job i's answer and record it.  Whatever goes wrong with this one
- * payment (the transfer, Okra's answer, its shape) is caught in a
- * subtransaction that writes nothing, then recorded as its failed check;
- * cancel and shutdown are raised again.
+ * payment (the transfer, Okra's answer, its shape) is recorded as its
+ * failed check (okra_read_job).
  */
 static void
 check_one(FunctionCallInfo fcinfo, TupleDesc tupdesc, OkraHttpBatch *b, int i,
 		  const char *payment_id, const char *body, OkraChunkCounts *counts)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
 	OkraHttpResponse http;
 	OkraLedgerCall record;
-	ErrorData  *volatile edata = NULL;
+	ErrorData  *edata;
 
-	memset(&http, 0, sizeof(http));
 	memset(&record, 0, sizeof(record));
 	record.endpoint = OKRA_VERIFY_ENDPOINT;
 	record.request = body;
-
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		okra_http_batch_result(b, i, &http);
-		record.payment = okra_read_answer(tupdesc, OKRA_VERIFY_ENDPOINT,
-										  payment_id, &http, false,
-										  &record.response);
-		ReleaseCurrentSubTransaction();
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(cxt);
-	CurrentResourceOwner = owner;
-
+	edata = okra_read_job(b, i, tupdesc, OKRA_VERIFY_ENDPOINT, payment_id, false,
+						  &http, &record.payment, &record.response);
 	record.http_status = http.status;
 	record.started_at = http.started_at;
 	record.finished_at = http.received_at;
@@ -140,10 +114,6 @@ check_one(FunctionCallInfo fcinfo, TupleDesc tupdesc, OkraHttpBatch *b, int i,
 			counts->unchanged++;
 		return;
 	}
-	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-		edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN ||
-		edata->sqlerrcode == ERRCODE_OUT_OF_MEMORY)
-		ReThrowError(edata);
 
 	okra_ledger_check_failed(fcinfo, &record, payment_id, edata->sqlerrcode,
 							 edata->message);

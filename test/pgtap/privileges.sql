@@ -40,8 +40,16 @@ SELECT set_eq($$SELECT p.proname::text, p.proconfig::text FROM pg_proc p JOIN pg
 	         ('okra_verify_run_begin', '{"search_path=pg_catalog, pg_temp"}'),
 	         ('okra_verify_claim', '{"search_path=pg_catalog, pg_temp"}'),
 	         ('okra_verify_run_progress', '{"search_path=pg_catalog, pg_temp"}'),
-	         ('okra_track', '{"search_path=pg_catalog, pg_temp"}')$$,
-	'only the internal ledger and run functions and okra_track are SECURITY DEFINER, each with a safe search_path');
+	         ('okra_track', '{"search_path=pg_catalog, pg_temp"}'),
+	         ('okra_refund_after_commit', '{"search_path=pg_catalog, pg_temp"}'),
+	         ('okra_cancel_after_commit', '{"search_path=pg_catalog, pg_temp"}'),
+	         ('okra_outbox_claim', '{"search_path=pg_catalog, pg_temp"}'),
+	         ('okra_outbox_finish', '{"search_path=pg_catalog, pg_temp"}'),
+	         ('okra_outbox_resolve', '{"search_path=pg_catalog, pg_temp"}'),
+	         ('okra_outbox_wait', '{"search_path=pg_catalog, pg_temp"}'),
+	         ('okra_outbox_health', '{"search_path=pg_catalog, pg_temp"}'),
+	         ('okra_journal_record', '{"search_path=pg_catalog, pg_temp"}')$$,
+	'only the internal ledger, run and outbox functions, okra_track and the outbox''s own are SECURITY DEFINER, each with a safe search_path');
 
 -- the application role calls everything it was granted
 SET LOCAL ROLE okra_app;
