@@ -1009,7 +1009,10 @@ BEGIN
 			END,
 		finished_at = CASE WHEN new_state IN ('succeeded', 'failed') THEN clock_timestamp() END,
 		http_status = okra_outbox_finish.http_status,
-		sqlstate = okra_outbox_finish.sqlstate,
+		-- a check that answered keeps the SQLSTATE that made it unknown
+		sqlstate = CASE WHEN new_state = 'succeeded' THEN NULL
+				   WHEN mode = 'check' AND okra_outbox_finish.sqlstate IS NULL THEN t.sqlstate
+				   ELSE okra_outbox_finish.sqlstate END,
 		last_error = why,
 		refund_id = coalesce(refund.refund_id, t.refund_id),
 		response = coalesce(okra_outbox_finish.response, t.response)

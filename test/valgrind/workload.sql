@@ -242,6 +242,26 @@ SELECT '57014 verify_pending cut short', 'unfinished', CASE WHEN finished_at IS 
   FROM okra_verification_runs ORDER BY run_id;
 \! ctl DELETE faults >/dev/null
 
+---------------------------------------------------------------- the outbox (CALL okra_outbox_run)
+-- each round: a refund after commit that is answered, one whose answer is
+-- lost (unknown, then checked with pay/verify and left for a person), and
+-- a cancel Okra refuses
+SELECT format('{"kind": "after_drop", "route": "pay/refund", "payment_id": "64a000000000000000000009", "count": %s}', :nslow) AS f \gset
+\setenv VG_FAULT :f
+\! ctl POST faults "$VG_FAULT" >/dev/null
+SELECT $q$SELECT okra_refund_after_commit('64a000000000000000000008', 1), okra_refund_after_commit('64a000000000000000000009', 1), okra_cancel_after_commit('64a000000000000000000001')$q$,
+	'CALL okra_outbox_run()',
+	$q$UPDATE okra_outbox_requests SET next_attempt_at = now() WHERE state = 'unknown' AND next_attempt_at IS NOT NULL$q$,
+	'CALL okra_outbox_run()'
+  FROM generate_series(1, :nslow) \gexec
+INSERT INTO vg_hits (kind, expect, state)
+SELECT 'outbox ' || kind || ' ' || payment_id,
+	CASE WHEN kind = 'cancel' THEN 'failed OK005' WHEN payment_id = '64a000000000000000000008' THEN 'succeeded '
+	ELSE 'unknown OK010' END,
+	state || ' ' || coalesce(sqlstate, '')
+  FROM okra_outbox_requests ORDER BY request_id;
+\! ctl DELETE faults >/dev/null
+
 ---------------------------------------------------------------- and the session still works
 SELECT pg_temp.vg_loop('ok verify at the end', '00000', 10,
 	$q$SELECT okra_verify('64a000000000000000000001')$q$);
