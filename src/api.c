@@ -22,6 +22,7 @@
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
@@ -249,9 +250,12 @@ logged_call(FunctionCallInfo fcinfo, OkraCall *call, OkraCallBody fn)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	volatile Datum result = (Datum) 0;
+	const char *role;
 
 	if (okra_endpoint_is_read_only(call->endpoint))
 		return fn(fcinfo, call);
+	/* looked up now: nothing is looked up while an error is in progress */
+	role = GetUserNameFromId(GetUserId(), false);
 	PG_TRY();
 	{
 		result = fn(fcinfo, call);
@@ -265,13 +269,13 @@ logged_call(FunctionCallInfo fcinfo, OkraCall *call, OkraCallBody fn)
 		okra_ledger_log_failure(call->endpoint, call->payment_id, edata);
 		okra_journal_append(call->endpoint, call->payment_id, call->has_amount,
 							call->amount, NULL, edata->sqlerrcode,
-							call->record.http_status, edata->message);
+							call->record.http_status, edata->message, role);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
 	okra_journal_append(call->endpoint, call->payment_id, call->has_amount,
 						call->amount, refund_id_of(call->record.refund), 0,
-						call->record.http_status, NULL);
+						call->record.http_status, NULL, role);
 	return result;
 }
 

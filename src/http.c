@@ -20,9 +20,10 @@
  * (ratelimit.c).
  *
  * A request that may move money is never sent twice: libcurl silently
- * resends a request on a fresh connection when a reused one dies before
- * any response byte arrives, and the socket callback refuses that resend
- * for every endpoint that is not read-only.
+ * resends a request when a reused connection dies before any response
+ * byte arrives, on a fresh connection (the socket callback refuses it) or
+ * on another pooled one (the pre-request callback refuses it), for every
+ * endpoint that is not read-only.
  *
  *-------------------------------------------------------------------------
  */
@@ -337,6 +338,17 @@ prereq_cb(void *clientp, char *conn_primary_ip, char *conn_local_ip,
 {
 	OkraTransfer *t = (OkraTransfer *) clientp;
 
+	/*
+	 * Called again for the same transfer: libcurl is resending it after a
+	 * reused connection died, here on another pooled connection (a new
+	 * socket is refused in opensocket_cb).  Only a read-only request may go
+	 * twice.
+	 */
+	if (t->request_started && !t->read_only)
+	{
+		t->refused_resend = true;
+		return CURL_PREREQFUNC_ABORT;
+	}
 	t->request_started = true;
 	return CURL_PREREQFUNC_OK;
 }

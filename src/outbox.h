@@ -19,6 +19,7 @@ extern void okra_worker_preload(void);
 extern void okra_journal_append(const char *endpoint, const char *payment_id,
 								bool has_amount, int64 amount,
 								const char *refund_id, int sqlerrcode,
-								long http_status, const char *message);
+								long http_status, const char *message,
+								const char *role);
 
 #endif							/* OKRA_OUTBOX_H */

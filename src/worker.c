@@ -226,12 +226,14 @@ okra_outbox_wake(PG_FUNCTION_ARGS)
 /*
  * Journal a synchronous money-moving call (api.c), for the worker to write
  * in its own transaction: kept whatever the caller's transaction does.
- * Only calls in the worker's database are journaled.  Never throws.
+ * Only calls in the worker's database are journaled.  Never throws and
+ * looks nothing up, so it is safe in a PG_CATCH block.
  */
 void
 okra_journal_append(const char *endpoint, const char *payment_id,
 					bool has_amount, int64 amount, const char *refund_id,
-					int sqlerrcode, long http_status, const char *message)
+					int sqlerrcode, long http_status, const char *message,
+					const char *role)
 {
 	OkraJournalEntry *e;
 	bool		lost = false;
@@ -258,8 +260,7 @@ okra_journal_append(const char *endpoint, const char *payment_id,
 		e->has_amount = has_amount;
 		e->amount = amount;
 		strlcpy(e->refund_id, refund_id ? refund_id : "", sizeof(e->refund_id));
-		strlcpy(NameStr(e->role), GetUserNameFromId(GetUserId(), true) ?
-				GetUserNameFromId(GetUserId(), true) : "", NAMEDATALEN);
+		strlcpy(NameStr(e->role), role, NAMEDATALEN);
 		strlcpy(e->message, message ? message : "", sizeof(e->message));
 		worker_shared->head++;
 	}

@@ -6,9 +6,9 @@
 #     and one that Okra refused;
 #   - fast shutdown is not held up by a transfer in flight, and after the
 #     restart that request is resolved and executed once;
-#   - the crash test: 1,000 queued refunds across 200 payments, 30% of the
-#     requests faulted (15% a 503 that executed nothing, 15% executed with
-#     the answer lost); the worker is killed with SIGKILL and later the
+#   - the crash test: 1,000 queued refunds across 200 payments; 300 of the
+#     requests get a transient 503 that executed nothing and 100 more are
+#     executed with the answer lost; the worker is killed with SIGKILL and later the
 #     whole server stopped with -m immediate mid-run; after the restarts
 #     every request ends final, the sandbox executed each refund exactly
 #     once, and the ledger matches the sandbox payment by payment.
@@ -91,8 +91,8 @@ p -c "TRUNCATE okra_payments, okra_refunds, okra_status_changes, okra_api_calls,
 for _ in $(seq 1 200); do new_payment 1000; done >"$work/payments"
 p -c "SELECT count(okra_track(id)) FROM unnest(string_to_array('$(tr '\n' ' ' <"$work/payments" | sed 's/ $//')', ' ')) AS id" >/dev/null
 p -c "UPDATE okra_payments SET amount = 1000, status = 'success', terminal = true, outcome = 'succeeded'" >/dev/null
-ctl POST faults '{"kind": "timeout503", "route": "pay/refund", "count": 150}' >/dev/null
-ctl POST faults '{"kind": "after_drop", "route": "pay/refund", "count": 150}' >/dev/null
+ctl POST faults '{"kind": "timeout503", "route": "pay/refund", "count": 300}' >/dev/null
+ctl POST faults '{"kind": "after_drop", "route": "pay/refund", "count": 100}' >/dev/null
 p -c "SELECT count(okra_refund_after_commit(payment_id, 100)) FROM okra_payments, generate_series(1, 5)" >/dev/null
 sleep 1.5
 wpid=$(p -c "SELECT worker_pid FROM okra_outbox_health()")
@@ -113,5 +113,5 @@ check "the ledger matches the sandbox payment by payment (count and sum)" 'diff 
 check "each succeeded request names its own refund" \
 	'[ "$(p -c "SELECT count(DISTINCT o.refund_id) FROM okra_outbox_requests o JOIN okra_refunds r USING (refund_id)")" = 1000 ]'
 faults=$(ctl GET counters | jq .faults_fired)
-check "the faults fired (${faults} of 300)" '[ "$faults" = 300 ]'
+check "the faults fired (${faults} of 400)" '[ "$faults" = 400 ]'
 [ $fails -eq 0 ]

@@ -81,6 +81,25 @@ q "SELECT okra_outbox_resolve($r, 'succeeded', 'seen in the Okra dashboard')" >/
 check "okra_outbox_resolve settles it, and the guard counts it as refunded" \
 	'[ "$(state "$r")" = succeeded ] && [ "$(q "SELECT refunded_amount FROM okra_payments WHERE payment_id = '"'$p1'"'")" = 2200 ]'
 
+# -- 4b. libcurl never resends it on another pooled connection: one session
+#     sends four refunds at once (four connections kept), then one whose
+#     connection the sandbox drops after doing it
+p3=$(new_payment 10000)
+q "SELECT okra_verify('$p3')" >/dev/null
+replays=$(ctl GET counters | jq .idempotent_replays)
+out=$(psql -AtqX -d $db 2>&1 <<SQL
+SELECT okra_refund_after_commit('$p3', 100) FROM generate_series(1, 4);
+CALL okra_outbox_run();
+\! ctl POST faults '{"kind": "after_drop", "route": "pay/refund", "payment_id": "$p3"}' >/dev/null
+SELECT okra_refund_after_commit('$p3', 200);
+CALL okra_outbox_run();
+SELECT state FROM okra_outbox_requests WHERE payment_id = '$p3' AND amount = 200;
+SQL
+)
+check "with pooled connections at hand, a dropped refund is unknown, executed once and never resent ($(executed "$p3"), $(tail -1 <<<"$out"))" \
+	'[ "$(tail -1 <<<"$out")" = unknown ] && [ "$(executed "$p3")" = "5 600" ] && [ "$(ctl GET counters | jq .idempotent_replays)" = "$replays" ]'
+q "SELECT okra_outbox_resolve(request_id, 'succeeded') FROM okra_outbox_requests WHERE payment_id = '$p3' AND state = 'unknown'" >/dev/null
+
 # -- 5. the same with okra.outbox_trust_idempotency_key: sent again under its key
 psql -qX -c "LOAD 'okra'" -c "ALTER SYSTEM SET okra.outbox_trust_idempotency_key = on" -c "SELECT pg_reload_conf()" >/dev/null
 sleep 0.5
