@@ -26,6 +26,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "utils/array.h"
@@ -53,7 +54,8 @@ typedef struct OutboxItem
 	int32		attempt;
 	char	   *payment_id;
 	const char *endpoint;
-	StringInfoData body;
+	StringInfoData body;		/* in the server encoding, for the record */
+	char	   *wire;			/* the body as sent: UTF-8 */
 	char	   *idempotency;	/* the header line */
 } OutboxItem;
 
@@ -133,6 +135,8 @@ item_from_claim(OutboxItem *item, HeapTupleHeader row)
 		okra_refund_body(&item->body, item->payment_id, has_amount, amount,
 						 reason, account);
 	}
+	/* Okra speaks UTF-8 (a reason may hold any character) */
+	item->wire = pg_server_to_any(item->body.data, item->body.len, PG_UTF8);
 	/* unique to this cluster, database and request, the same every attempt */
 	item->idempotency = psprintf("Idempotency-Key: okra-" UINT64_FORMAT "-%u-" INT64_FORMAT,
 								 GetSystemIdentifier(), MyDatabaseId,
@@ -250,8 +254,8 @@ okra_outbox_step(Oid nsp, bool in_procedure)
 	{
 		for (i = 0; i < n; i++)
 		{
-			okra_http_batch_set(b, i, items[i].endpoint, items[i].body.data,
-								items[i].body.len);
+			okra_http_batch_set(b, i, items[i].endpoint, items[i].wire,
+								strlen(items[i].wire));
 			if (!items[i].check)
 				okra_http_batch_header(b, i, items[i].idempotency);
 		}

@@ -33,6 +33,11 @@ ctl POST reset >/dev/null
 check "a LATIN1 reason comes back intact" "naïve é" "$(q "SELECT reason FROM okra_refund('64a000000000000000000001', 10, 'naïve é')")"
 check "and Okra received it as UTF-8" '"naïve é"' "$(ctl GET state | jq -c '[.owners[].refunds[] | select(.payment == "64a000000000000000000001") | .reason][0]')"
 
+# the same through the outbox (CALL okra_outbox_run)
+q "SELECT okra_refund_after_commit('64a000000000000000000004', 10, 'café à')" >/dev/null
+q "CALL okra_outbox_run()" >/dev/null
+check "an outbox refund's LATIN1 reason reached Okra as UTF-8" '"café à"' "$(ctl GET state | jq -c '[.owners[].refunds[] | select(.payment == "64a000000000000000000004") | .reason][0]')"
+
 # a rejection whose message LATIN1 cannot hold keeps its SQLSTATE
 ctl POST faults '{"kind": "status", "status": 400, "route": "pay/refund", "body": "{\"status\":\"error\",\"message\":\"Duplicate request. This payment has already been refunded (₦100).\",\"data\":{\"refund\":{}}}"}' >/dev/null
 check "an OK001 rejection with a naira sign stays OK001" "OK001 hint=" "$(state "SELECT okra_refund('64a000000000000000000002')")"
