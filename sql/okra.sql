@@ -485,6 +485,41 @@ REVOKE ALL ON FUNCTION @extschema@.okra_ledger_record(text, text, integer, times
 COMMENT ON FUNCTION @extschema@.okra_ledger_record(text, text, integer, timestamptz, timestamptz, name, @extschema@.okra_payment, @extschema@.okra_refund, boolean, jsonb) IS
 	'Internal: records one completed Okra call in the ledger (true if a payment''s status changed); called by okra''s C functions only.';
 
+-- An Okra ObjectID argument (24 hexadecimal digits, any case) in lower
+-- case, as okra's C functions check theirs; 22023 otherwise.
+CREATE FUNCTION @extschema@.okra_object_id(value text, argname text, what text)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF value IS NULL OR lower(value) !~ '^[0-9a-f]{24}$' THEN
+		RAISE EXCEPTION 'invalid %: "%"', argname, left(coalesce(value, 'NULL'), 64)
+			USING ERRCODE = '22023',
+				  DETAIL = format('An Okra %s ID is 24 hexadecimal characters.', what);
+	END IF;
+	RETURN lower(value);
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.okra_object_id(text, text, text) FROM PUBLIC;
+
+-- A payment's ledger row, made if need be, locked until the transaction
+-- ends: requests that may move its money queue up behind each other.
+CREATE FUNCTION @extschema@.okra_ledger_lock_payment(payment_id text)
+RETURNS @extschema@.okra_payments
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p	@extschema@.okra_payments;
+BEGIN
+	INSERT INTO @extschema@.okra_payments (payment_id) VALUES (payment_id)
+	ON CONFLICT ON CONSTRAINT okra_payments_pkey DO NOTHING;
+	SELECT * INTO p FROM @extschema@.okra_payments AS t
+	 WHERE t.payment_id = okra_ledger_lock_payment.payment_id FOR UPDATE;
+	RETURN p;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.okra_ledger_lock_payment(text) FROM PUBLIC;
+
 -- Before okra_refund sends anything: lock the payment's ledger row for the
 -- rest of the transaction (so concurrent refunds of one payment queue up)
 -- and refuse what the ledger already knows Okra would refuse.
@@ -496,10 +531,7 @@ DECLARE
 	p		@extschema@.okra_payments;
 	queued	record;
 BEGIN
-	INSERT INTO @extschema@.okra_payments (payment_id) VALUES (payment_id)
-	ON CONFLICT ON CONSTRAINT okra_payments_pkey DO NOTHING;
-	SELECT * INTO p FROM @extschema@.okra_payments AS t
-	 WHERE t.payment_id = okra_ledger_guard_refund.payment_id FOR UPDATE;
+	p := @extschema@.okra_ledger_lock_payment(payment_id);
 	-- refunds the outbox holds count as made
 	SELECT * INTO queued FROM @extschema@.okra_outbox_pending_amount(payment_id);
 	IF queued.full_refund THEN
@@ -539,13 +571,8 @@ RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	id	text := lower(payment_id);
+	id	text := @extschema@.okra_object_id(payment_id, 'payment_id', 'payment');
 BEGIN
-	IF id IS NULL OR id !~ '^[0-9a-f]{24}$' THEN
-		RAISE EXCEPTION 'invalid payment_id: "%"', left(payment_id, 64)
-			USING ERRCODE = '22023',
-				  DETAIL = 'An Okra payment ID is 24 hexadecimal characters.';
-	END IF;
 	INSERT INTO @extschema@.okra_payments (payment_id, next_check_at)
 	VALUES (id, now())
 	ON CONFLICT ON CONSTRAINT okra_payments_pkey DO NOTHING;
@@ -837,22 +864,17 @@ RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	id		text := lower(payment_id);
-	acct	text := lower(account);
+	id		text := @extschema@.okra_object_id(payment_id, 'payment_id', 'payment');
+	acct	text;
 	req		bigint;
 BEGIN
-	IF id IS NULL OR id !~ '^[0-9a-f]{24}$' THEN
-		RAISE EXCEPTION 'invalid payment_id: "%"', left(coalesce(payment_id, 'NULL'), 64)
-			USING ERRCODE = '22023', DETAIL = 'An Okra payment ID is 24 hexadecimal characters.';
-	END IF;
 	IF amount <= 0 THEN
 		RAISE EXCEPTION 'invalid refund amount: %', amount
 			USING ERRCODE = '22023',
 				  DETAIL = 'The amount is in kobo and must be positive, or NULL to refund whatever remains.';
 	END IF;
-	IF acct !~ '^[0-9a-f]{24}$' THEN
-		RAISE EXCEPTION 'invalid account: "%"', left(account, 64)
-			USING ERRCODE = '22023', DETAIL = 'An Okra account ID is 24 hexadecimal characters.';
+	IF account IS NOT NULL THEN
+		acct := @extschema@.okra_object_id(account, 'account', 'account');
 	END IF;
 	PERFORM @extschema@.okra_ledger_guard_refund(id, amount);
 	INSERT INTO @extschema@.okra_outbox_requests (kind, payment_id, amount, reason, account, created_by)
@@ -871,16 +893,10 @@ RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	id		text := lower(payment_id);
+	id		text := @extschema@.okra_object_id(payment_id, 'payment_id', 'payment');
 	req		bigint;
 BEGIN
-	IF id IS NULL OR id !~ '^[0-9a-f]{24}$' THEN
-		RAISE EXCEPTION 'invalid payment_id: "%"', left(coalesce(payment_id, 'NULL'), 64)
-			USING ERRCODE = '22023', DETAIL = 'An Okra payment ID is 24 hexadecimal characters.';
-	END IF;
-	INSERT INTO @extschema@.okra_payments (payment_id) VALUES (id)
-	ON CONFLICT ON CONSTRAINT okra_payments_pkey DO NOTHING;
-	PERFORM FROM @extschema@.okra_payments AS t WHERE t.payment_id = id FOR UPDATE;
+	PERFORM @extschema@.okra_ledger_lock_payment(id);
 	INSERT INTO @extschema@.okra_outbox_requests (kind, payment_id, created_by)
 	VALUES ('cancel', id, session_user)
 	RETURNING request_id INTO req;
