@@ -255,7 +255,7 @@ logged_call(FunctionCallInfo fcinfo, OkraCall *call, OkraCallBody fn)
 	if (okra_endpoint_is_read_only(call->endpoint))
 		return fn(fcinfo, call);
 	/* looked up now: nothing is looked up while an error is in progress */
-	role = GetUserNameFromId(GetUserId(), false);
+	role = okra_journal_enabled() ? GetUserNameFromId(GetUserId(), false) : NULL;
 	PG_TRY();
 	{
 		result = fn(fcinfo, call);

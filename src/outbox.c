@@ -20,7 +20,6 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
-#include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -32,7 +31,6 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
-#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "api.h"
@@ -68,29 +66,6 @@ PG_FUNCTION_INFO_V1(okra_outbox_run);
 static void item_from_claim(OutboxItem *item, HeapTupleHeader row);
 static void finish_one(Oid nsp, TupleDesc paytd, TupleDesc reftd,
 					   OkraHttpBatch *b, int i, OutboxItem *item);
-static void xact_begin(bool in_procedure);
-static void xact_commit(bool in_procedure);
-
-static void
-xact_begin(bool in_procedure)
-{
-	if (!in_procedure)
-	{
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-	}
-	PushActiveSnapshot(GetTransactionSnapshot());
-}
-
-static void
-xact_commit(bool in_procedure)
-{
-	PopActiveSnapshot();
-	if (in_procedure)
-		okra_spi_commit();
-	else
-		CommitTransactionCommand();
-}
 
 /*
  * A claimed row (okra_outbox_claimed) as the request to send.
@@ -226,7 +201,7 @@ okra_outbox_step(Oid nsp, bool in_procedure)
 		lease->time += OKRA_OUTBOX_BATCH * (USECS_PER_MINUTE / okra_rate_limit_per_minute);
 
 	/* 1. claim, and commit the claim; nothing if nothing could be sent */
-	xact_begin(in_procedure);
+	okra_xact_begin(in_procedure);
 	MemoryContextSwitchTo(step_cxt);
 	okra_http_check_config();
 	args[0] = Int32GetDatum(OKRA_OUTBOX_BATCH);
@@ -242,7 +217,7 @@ okra_outbox_step(Oid nsp, bool in_procedure)
 	reftd = okra_ledger_rowtype(nsp, OKRA_LEDGER_REFUND);
 	if (n == 0)
 	{
-		xact_commit(in_procedure);
+		okra_xact_commit(in_procedure);
 		MemoryContextSwitchTo(old);
 		MemoryContextDelete(step_cxt);
 		return 0;
@@ -261,7 +236,7 @@ okra_outbox_step(Oid nsp, bool in_procedure)
 		}
 		/* the key and settings are read while a transaction is open */
 		okra_http_batch_prepare(b);
-		xact_commit(in_procedure);
+		okra_xact_commit(in_procedure);
 		MemoryContextSwitchTo(step_cxt);
 
 		/* 2. send, holding nothing in the database */
@@ -269,11 +244,11 @@ okra_outbox_step(Oid nsp, bool in_procedure)
 			order[done++] = i;
 
 		/* 3. what each answer means, in a new transaction */
-		xact_begin(in_procedure);
+		okra_xact_begin(in_procedure);
 		MemoryContextSwitchTo(step_cxt);
 		for (i = 0; i < done; i++)
 			finish_one(nsp, paytd, reftd, b, order[i], &items[order[i]]);
-		xact_commit(in_procedure);
+		okra_xact_commit(in_procedure);
 		MemoryContextSwitchTo(step_cxt);
 	}
 	PG_FINALLY();
@@ -296,7 +271,6 @@ Datum
 okra_outbox_run(PG_FUNCTION_ARGS)
 {
 	int			max_requests = PG_ARGISNULL(0) ? -1 : PG_GETARG_INT32(0);
-	CallContext *call = (CallContext *) fcinfo->context;
 	Oid			nsp;
 	int			claimed = 0;
 	int			n;
@@ -306,16 +280,9 @@ okra_outbox_run(PG_FUNCTION_ARGS)
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				errmsg("invalid max_requests: %d", max_requests),
 				errdetail("max_requests must be at least 1."));
-	if (call == NULL || !IsA(call, CallContext) || call->atomic)
-		ereport(ERROR,
-				errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
-				errmsg("okra_outbox_run cannot run inside a transaction block"),
-				errdetail("It commits before sending and after recording each outcome."),
-				errhint("Run CALL okra_outbox_run() as a statement of its own, as pg_cron does."));
-
 	nsp = okra_ledger_schema(fcinfo);
-	if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect_ext failed");
+	okra_procedure_begin(fcinfo, "okra_outbox_run",
+						 "before sending and after recording each outcome");
 	while (claimed < max_requests &&
 		   (n = okra_outbox_step(nsp, true)) > 0)
 		claimed += n;

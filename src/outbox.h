@@ -16,6 +16,7 @@ extern bool okra_outbox_trust_idempotency;
 
 extern int	okra_outbox_step(Oid nsp, bool in_procedure);
 extern void okra_worker_preload(void);
+extern bool okra_journal_enabled(void);
 extern void okra_journal_append(const char *endpoint, const char *payment_id,
 								bool has_amount, int64 amount,
 								const char *refund_id, int sqlerrcode,

@@ -173,7 +173,6 @@ okra_verify_pending(PG_FUNCTION_ARGS)
 {
 	int			max_payments = PG_ARGISNULL(0) ? -1 : PG_GETARG_INT32(0);
 	int			concurrency = PG_ARGISNULL(1) ? -1 : PG_GETARG_INT32(1);
-	CallContext *call = (CallContext *) fcinfo->context;
 	Datum		args[3];
 	bool		nulls[3] = {false};
 	bool		isnull;
@@ -195,15 +194,8 @@ okra_verify_pending(PG_FUNCTION_ARGS)
 				errmsg("invalid concurrency: %d", concurrency),
 				errdetail("concurrency must be between 1 and %d.",
 						  OKRA_MAX_CONCURRENCY));
-	if (call == NULL || !IsA(call, CallContext) || call->atomic)
-		ereport(ERROR,
-				errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
-				errmsg("okra_verify_pending cannot run inside a transaction block"),
-				errdetail("It commits after each chunk of payments."),
-				errhint("Run CALL okra_verify_pending() as a statement of its own, as pg_cron does."));
-
-	if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect_ext failed");
+	okra_procedure_begin(fcinfo, "okra_verify_pending",
+						 "after each chunk of payments");
 
 	/* the run's row, committed at once so that it shows while it runs */
 	args[0] = Int32GetDatum(max_payments);
@@ -239,7 +231,7 @@ okra_verify_pending(PG_FUNCTION_ARGS)
 		Datum	   *ids;
 		int			n;
 
-		PushActiveSnapshot(GetTransactionSnapshot());
+		okra_xact_begin(true);
 		args[0] = Int64GetDatum(run_id);
 		args[1] = Int32GetDatum(Min(max_payments - done,
 									concurrency * OKRA_CHUNK_ROUNDS));
@@ -256,10 +248,9 @@ okra_verify_pending(PG_FUNCTION_ARGS)
 						 ids, n, concurrency, &counts);
 			run_progress(fcinfo, run_id, &counts, false);
 		}
-		PopActiveSnapshot();
 		MemoryContextSwitchTo(old);
 		MemoryContextDelete(chunk_cxt);
-		okra_spi_commit();
+		okra_xact_commit(true);
 
 		done += n;
 		stop = (n == 0 || counts.rate_limited > 0);

@@ -224,6 +224,16 @@ okra_outbox_wake(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Are calls in this database journaled (okra preloaded, and the worker has
+ * started for it)?
+ */
+bool
+okra_journal_enabled(void)
+{
+	return worker_shared != NULL && worker_shared->dboid == MyDatabaseId;
+}
+
+/*
  * Journal a synchronous money-moving call (api.c), for the worker to write
  * in its own transaction: kept whatever the caller's transaction does.
  * Only calls in the worker's database are journaled.  Never throws and
@@ -238,7 +248,7 @@ okra_journal_append(const char *endpoint, const char *payment_id,
 	OkraJournalEntry *e;
 	bool		lost = false;
 
-	if (worker_shared == NULL || worker_shared->dboid != MyDatabaseId)
+	if (!okra_journal_enabled())
 		return;
 	SpinLockAcquire(&worker_shared->mutex);
 	if (worker_shared->head - worker_shared->tail >= OKRA_JOURNAL_SLOTS)
@@ -260,7 +270,7 @@ okra_journal_append(const char *endpoint, const char *payment_id,
 		e->has_amount = has_amount;
 		e->amount = amount;
 		strlcpy(e->refund_id, refund_id ? refund_id : "", sizeof(e->refund_id));
-		strlcpy(NameStr(e->role), role, NAMEDATALEN);
+		strlcpy(NameStr(e->role), role ? role : "", NAMEDATALEN);
 		strlcpy(e->message, message ? message : "", sizeof(e->message));
 		worker_shared->head++;
 	}
@@ -378,9 +388,7 @@ worker_cycle(void)
 	Oid			ext;
 	int			journaled = 0;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
+	okra_xact_begin(false);
 	pgstat_report_activity(STATE_RUNNING, "okra outbox: journal");
 	ext = get_extension_oid("okra", true);
 	if (OidIsValid(ext))
@@ -388,8 +396,7 @@ worker_cycle(void)
 		nsp = extension_schema(ext);
 		journaled = drain_journal(nsp);
 	}
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	okra_xact_commit(false);
 	journal_taken(journaled);
 
 	if (!OidIsValid(nsp))
