@@ -1,7 +1,7 @@
 EXTENSION    = okra
 EXTVERSION   = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" okra.control)
 MODULE_big   = okra
-OBJS         = src/okra.o src/guc.o src/key.o src/http.o src/json.o src/errors.o src/safe.o src/ratelimit.o src/ledger.o src/api.o src/pending.o src/outbox.o src/worker.o
+OBJS         = src/okra.o src/guc.o src/key.o src/http.o src/json.o src/errors.o src/safe.o src/ratelimit.o src/contract.o src/ledger.o src/journal.o src/api.o src/pending.o src/outbox.o src/worker.o
 DATA_built   = sql/okra--$(EXTVERSION).sql
 DATA         = $(filter-out $(DATA_built),$(wildcard sql/okra--*.sql))
 PG_CPPFLAGS  = -DOKRA_VERSION=\"$(EXTVERSION)\" $(shell pkg-config --cflags libcurl json-c) -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
@@ -16,6 +16,9 @@ PGXS        := $(shell $(PG_CONFIG) --pgxs)
 all: sandbox
 
 include $(PGXS)
+
+# every object depends on every header: rebuilt when one changes
+$(OBJS): $(wildcard src/*.h)
 
 sql/okra--$(EXTVERSION).sql: sql/okra.sql
 	cp $< $@

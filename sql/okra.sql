@@ -486,14 +486,19 @@ COMMENT ON FUNCTION @extschema@.okra_ledger_record(text, text, integer, timestam
 	'Internal: records one completed Okra call in the ledger (true if a payment''s status changed); called by okra''s C functions only.';
 
 -- An Okra ObjectID argument (24 hexadecimal digits, any case) in lower
--- case, as okra's C functions check theirs; 22023 otherwise.
+-- case, as okra's C functions check theirs; 22023 otherwise, with the C
+-- functions' messages ("payment_id must not be null" for a NULL).
 CREATE FUNCTION @extschema@.okra_object_id(value text, argname text, what text)
 RETURNS text
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF value IS NULL OR lower(value) !~ '^[0-9a-f]{24}$' THEN
-		RAISE EXCEPTION 'invalid %: "%"', argname, left(coalesce(value, 'NULL'), 64)
+	IF value IS NULL THEN
+		RAISE EXCEPTION '% must not be null', argname
+			USING ERRCODE = '22023';
+	END IF;
+	IF lower(value) !~ '^[0-9a-f]{24}$' THEN
+		RAISE EXCEPTION 'invalid %: "%"', argname, left(value, 64)
 			USING ERRCODE = '22023',
 				  DETAIL = format('An Okra %s ID is 24 hexadecimal characters.', what);
 	END IF;
@@ -529,11 +534,22 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	p		@extschema@.okra_payments;
-	queued	record;
+	queued	@extschema@.okra_refund_reservations;
 BEGIN
 	p := @extschema@.okra_ledger_lock_payment(payment_id);
-	-- refunds the outbox holds count as made
-	SELECT * INTO queued FROM @extschema@.okra_outbox_pending_amount(payment_id);
+	-- a final status other than success never changes, and Okra refunds
+	-- succeeded payments only
+	IF p.outcome IS NOT NULL AND p.outcome <> 'succeeded' THEN
+		RAISE EXCEPTION 'payment "%" cannot be refunded: it %', payment_id,
+				CASE p.outcome WHEN 'failed' THEN 'failed' WHEN 'cancelled' THEN 'was cancelled'
+				ELSE 'ended without succeeding' END
+			USING ERRCODE = 'OK003',
+				  DETAIL = format('The ledger records its final status "%s". Nothing was sent to Okra.', p.status),
+				  HINT = 'Okra would answer "You cannot intiate a refund on a payment that is in progress or failed."';
+	END IF;
+	-- refunds not yet final count as made (the same numbers as okra_refundable)
+	SELECT * INTO queued FROM @extschema@.okra_refund_reservations AS r
+	 WHERE r.payment_id = okra_ledger_guard_refund.payment_id;
 	IF queued.full_refund THEN
 		RAISE EXCEPTION 'payment "%" already has a refund of whatever remains queued', payment_id
 			USING ERRCODE = 'OK001',
@@ -542,7 +558,7 @@ BEGIN
 	IF p.amount IS NULL THEN
 		RETURN;
 	END IF;
-	p.refunded_amount := p.refunded_amount + queued.amount;
+	p.refunded_amount := p.refunded_amount + coalesce(queued.amount, 0);
 	IF p.refunded_amount >= p.amount THEN
 		RAISE EXCEPTION 'payment "%" is already refunded in full', payment_id
 			USING ERRCODE = 'OK001',
@@ -670,7 +686,10 @@ $$;
 REVOKE ALL ON FUNCTION @extschema@.okra_verify_claim(bigint, integer, interval) FROM PUBLIC;
 
 -- A check that failed: the call, and the payment's error and backoff.  A
--- 429 is not the payment's doing: it stays due.
+-- 429 is not the payment's doing: it stays due.  OK006 is Okra's definite
+-- answer that the payment does not exist: it is marked stale at once
+-- (no next check; last_error says why) instead of being re-checked until
+-- okra.stale_after.
 CREATE FUNCTION @extschema@.okra_ledger_check_failed(payment_id text, endpoint text,
 													 request text, http_status integer,
 													 sqlstate text, message text,
@@ -685,7 +704,15 @@ BEGIN
 		 duration_ms, request, role)
 	VALUES (started_at, endpoint, payment_id, nullif(http_status, 0), message, sqlstate,
 			extract(epoch FROM finished_at - started_at) * 1000, request::jsonb, role);
-	IF sqlstate <> 'OK008' THEN
+	IF sqlstate = 'OK006' THEN
+		UPDATE @extschema@.okra_payments AS t SET
+			failed_checks = t.failed_checks + 1,
+			last_error = 'OK006: ' || message ||
+						 ' (Okra says this payment does not exist; it is no longer checked on schedule)',
+			stale_at = finished_at,
+			next_check_at = NULL
+		 WHERE t.payment_id = okra_ledger_check_failed.payment_id;
+	ELSIF sqlstate <> 'OK008' THEN
 		UPDATE @extschema@.okra_payments AS t SET
 			failed_checks = t.failed_checks + 1,
 			last_error = okra_ledger_check_failed.sqlstate || ': ' || message,
@@ -724,6 +751,11 @@ BEGIN
 			round(extract(epoch FROM r.finished_at - r.started_at), 1);
 		IF r.paused_until > now() THEN
 			RAISE NOTICE 'Okra answered 429: scheduled verification is paused until %', r.paused_until;
+		END IF;
+		-- a run that found nothing to do leaves no row (pg_cron would add
+		-- one a minute); one that did something is the record
+		IF r.checked = 0 AND r.rate_limited = 0 AND r.stale = 0 THEN
+			DELETE FROM @extschema@.okra_verification_runs AS t WHERE t.run_id = run;
 		END IF;
 	END IF;
 END
@@ -845,6 +877,25 @@ AS $$
 $$;
 REVOKE ALL ON FUNCTION @extschema@.okra_outbox_pending_amount(text) FROM PUBLIC;
 
+-- Per payment, the refunds that may still happen or may have happened but
+-- are not in refunded_amount: they count against what remains.  The one
+-- definition okra_ledger_guard_refund and okra_refundable both read (a
+-- view, so that okra_refundable needs no EXECUTE grant and the guard's
+-- payment_id reaches the index).  amount: the sum of those with an
+-- amount; full_refund: one of them refunds whatever remains.
+CREATE VIEW @extschema@.okra_refund_reservations AS
+SELECT r.payment_id, sum(r.amount)::bigint AS amount, bool_or(r.amount IS NULL) AS full_refund
+  FROM (-- outbox refunds queued, being sent, or of unknown outcome
+		SELECT o.payment_id, o.amount
+		  FROM @extschema@.okra_outbox_requests AS o
+		 WHERE o.kind = 'refund' AND o.state IN ('queued', 'sending', 'unknown')
+		-- synchronous refunds of unknown outcome (okra_journal): UNION ALL
+		-- them here, as (payment_id, amount)
+	   ) AS r
+ GROUP BY r.payment_id;
+COMMENT ON VIEW @extschema@.okra_refund_reservations IS
+	'Internal: per payment, refunds not yet final (queued, in flight or of unknown outcome) that count against what remains refundable.';
+
 CREATE FUNCTION @extschema@.okra_outbox_wake()
 RETURNS void
 AS 'MODULE_PATHNAME', 'okra_outbox_wake'
@@ -867,6 +918,7 @@ DECLARE
 	id		text := @extschema@.okra_object_id(payment_id, 'payment_id', 'payment');
 	acct	text;
 	req		bigint;
+	unsettled	bigint;
 BEGIN
 	IF amount <= 0 THEN
 		RAISE EXCEPTION 'invalid refund amount: %', amount
@@ -877,6 +929,13 @@ BEGIN
 		acct := @extschema@.okra_object_id(account, 'account', 'account');
 	END IF;
 	PERFORM @extschema@.okra_ledger_guard_refund(id, amount);
+	unsettled := @extschema@.okra_journal_unsettled(id);
+	IF unsettled IS NOT NULL THEN
+		RAISE EXCEPTION 'payment "%" has a refund whose outcome is unknown', id
+			USING ERRCODE = 'OK012',
+				  DETAIL = format('Journal entry %s is a refund of this payment that was sent with no definite answer, so it may have happened. Nothing was queued.', unsettled),
+				  HINT = format('Check the refund with Okra, then settle it with okra_journal_resolve(%s, ''succeeded'') or okra_journal_resolve(%s, ''failed'').', unsettled, unsettled);
+	END IF;
 	INSERT INTO @extschema@.okra_outbox_requests (kind, payment_id, amount, reason, account, created_by)
 	VALUES ('refund', id, amount, reason, acct, session_user)
 	RETURNING request_id INTO req;
@@ -1087,7 +1146,8 @@ COMMENT ON FUNCTION @extschema@.okra_outbox_resolve(bigint, text, text) IS
 	'Settles an outbox request in state unknown as succeeded or failed, after checking with Okra.';
 
 -- Waits (after the enqueuing transaction committed) until the request is
--- final or the timeout passes; returns its state then.
+-- final or the timeout passes; returns its state then.  A NULL argument is
+-- refused (22023): a NULL timeout would wait until statement_timeout.
 CREATE FUNCTION @extschema@.okra_outbox_wait(request_id bigint, timeout interval DEFAULT '30 seconds')
 RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -1096,6 +1156,15 @@ DECLARE
 	st			text;
 	give_up		timestamptz := clock_timestamp() + timeout;
 BEGIN
+	IF request_id IS NULL THEN
+		RAISE EXCEPTION 'request_id must not be null'
+			USING ERRCODE = '22023';
+	END IF;
+	IF timeout IS NULL THEN
+		RAISE EXCEPTION 'timeout must not be null'
+			USING ERRCODE = '22023',
+				  HINT = 'Pass how long to wait, for example ''30 seconds''; ''0'' returns the state at once.';
+	END IF;
 	LOOP
 		SELECT o.state INTO st FROM @extschema@.okra_outbox_requests AS o
 		 WHERE o.request_id = okra_outbox_wait.request_id;
@@ -1123,6 +1192,121 @@ SELECT state, count(*) AS requests, min(created_at) AS oldest,
 COMMENT ON VIEW @extschema@.okra_outbox IS
 	'Per state: how many outbox requests, the oldest, attempts, and unknowns that need a person (okra_outbox_resolve).';
 
+-- The journal: every synchronous money-moving call (okra_refund,
+-- okra_cancel, okra_request to an endpoint that may move money).  Its
+-- intent is written, by the okra worker of the database in a transaction
+-- of its own committed durably, before the request is sent; its outcome
+-- after.  So it stays whatever the caller's transaction does, and a call
+-- cut short by a crash or a FATAL exit leaves an intent with no outcome
+-- (README "The journal").
+CREATE TABLE @extschema@.okra_journal (
+	journal_id		bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+	call_key		text NOT NULL UNIQUE,
+	called_at		timestamptz NOT NULL,
+	endpoint		text NOT NULL,
+	payment_id		text,
+	amount			bigint,
+	role			name NOT NULL,
+	journaled_at	timestamptz NOT NULL,
+	-- NULL while in flight (or if the caller died); unknown: may have
+	-- happened; failed: surely did not happen
+	outcome			text CHECK (outcome IN ('succeeded', 'failed', 'unknown')),
+	finished_at		timestamptz,
+	refund_id		text,
+	sqlstate		text,
+	http_status		integer,
+	message			text,
+	settled_at		timestamptz,
+	settled_by		name
+);
+CREATE INDEX okra_journal_payment_idx ON @extschema@.okra_journal (payment_id);
+CREATE INDEX okra_journal_unsettled_idx ON @extschema@.okra_journal (payment_id)
+	WHERE outcome IS NULL OR outcome = 'unknown';
+COMMENT ON TABLE @extschema@.okra_journal IS
+	'One row per synchronous money-moving call: its intent, written before it was sent, and its outcome; kept whatever the caller''s transaction did.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.okra_journal', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('@extschema@.okra_journal', 'journal_id'), '');
+
+-- The worker's writes (journal.c), each called by OID.
+CREATE FUNCTION @extschema@.okra_journal_intent(call_key text, called_at timestamptz,
+												endpoint text, payment_id text,
+												amount bigint, role name)
+RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+	INSERT INTO @extschema@.okra_journal
+		(call_key, called_at, endpoint, payment_id, amount, role, journaled_at)
+	VALUES (call_key, called_at, endpoint, payment_id, amount, role, clock_timestamp())
+$$;
+REVOKE ALL ON FUNCTION @extschema@.okra_journal_intent(text, timestamptz, text, text, bigint, name) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.okra_journal_outcome(call_key text, finished_at timestamptz,
+												 outcome text, sqlstate text,
+												 http_status integer, refund_id text,
+												 message text)
+RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+	-- never over a person's settlement
+	UPDATE @extschema@.okra_journal AS j
+	   SET outcome = okra_journal_outcome.outcome, finished_at = okra_journal_outcome.finished_at,
+		   sqlstate = okra_journal_outcome.sqlstate, http_status = okra_journal_outcome.http_status,
+		   refund_id = okra_journal_outcome.refund_id, message = okra_journal_outcome.message
+	 WHERE j.call_key = okra_journal_outcome.call_key AND j.settled_at IS NULL
+$$;
+REVOKE ALL ON FUNCTION @extschema@.okra_journal_outcome(text, timestamptz, text, text, integer, text, text) FROM PUBLIC;
+
+-- The first refund of a payment whose outcome is not known (in flight, cut
+-- short, or unknown), or NULL.  STABLE: okra_refund reads it with the
+-- latest snapshot it pushes (journal.c).
+CREATE FUNCTION @extschema@.okra_journal_unsettled(payment_id text)
+RETURNS bigint
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT min(j.journal_id) FROM @extschema@.okra_journal AS j
+	 WHERE j.payment_id = okra_journal_unsettled.payment_id AND j.endpoint = 'pay/refund'
+	   AND (j.outcome IS NULL OR j.outcome = 'unknown')
+$$;
+REVOKE ALL ON FUNCTION @extschema@.okra_journal_unsettled(text) FROM PUBLIC;
+
+-- A person's verdict on a journaled call whose outcome is not known.
+CREATE FUNCTION @extschema@.okra_journal_resolve(journal_id bigint, outcome text, note text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	j	@extschema@.okra_journal;
+BEGIN
+	IF outcome IS NULL OR outcome NOT IN ('succeeded', 'failed') THEN
+		RAISE EXCEPTION 'invalid outcome: "%"', coalesce(outcome, 'NULL')
+			USING ERRCODE = '22023', DETAIL = 'The outcome is succeeded or failed.';
+	END IF;
+	UPDATE @extschema@.okra_journal AS t
+	   SET outcome = okra_journal_resolve.outcome, settled_at = clock_timestamp(),
+		   settled_by = session_user,
+		   message = coalesce(note, t.message)
+	 WHERE t.journal_id = okra_journal_resolve.journal_id
+	   AND (t.outcome IS NULL OR t.outcome = 'unknown')
+	RETURNING * INTO j;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'journal entry % has no unknown outcome to settle', coalesce(journal_id::text, 'NULL')
+			USING ERRCODE = '55000',
+				  HINT = 'Only an entry whose outcome is unknown, or that has none, can be settled by hand.';
+	END IF;
+	-- a refund that happened counts against what remains refundable
+	IF outcome = 'succeeded' AND j.endpoint = 'pay/refund' THEN
+		PERFORM @extschema@.okra_ledger_lock_payment(j.payment_id);
+		UPDATE @extschema@.okra_payments AS p
+		   SET refunded_amount = CASE WHEN j.amount IS NULL THEN coalesce(p.amount, p.refunded_amount)
+								 ELSE p.refunded_amount + j.amount END
+		 WHERE p.payment_id = j.payment_id;
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.okra_journal_resolve(bigint, text, text) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.okra_journal_resolve(bigint, text, text) IS
+	'Settles a journaled call whose outcome is unknown as succeeded or failed, after checking with Okra.';
+
 CREATE FUNCTION @extschema@.okra_outbox_worker_state(OUT running boolean, OUT pid integer,
 													 OUT database text, OUT preloaded boolean,
 													 OUT key_configured boolean)
@@ -1135,7 +1319,8 @@ CREATE FUNCTION @extschema@.okra_outbox_health(OUT worker_running boolean, OUT w
 											   OUT worker_database text, OUT preloaded boolean,
 											   OUT key_configured boolean, OUT queued bigint,
 											   OUT unknown bigint, OUT need_a_person bigint,
-											   OUT oldest_queued_at timestamptz)
+											   OUT oldest_queued_at timestamptz,
+											   OUT journal_unsettled bigint)
 RETURNS record
 LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
@@ -1143,7 +1328,9 @@ AS $$
 		   count(*) FILTER (WHERE o.state = 'queued'),
 		   count(*) FILTER (WHERE o.state = 'unknown'),
 		   count(*) FILTER (WHERE o.state = 'unknown' AND o.next_attempt_at IS NULL),
-		   min(o.created_at) FILTER (WHERE o.state = 'queued')
+		   min(o.created_at) FILTER (WHERE o.state = 'queued'),
+		   (SELECT count(*) FROM @extschema@.okra_journal AS j
+			 WHERE j.outcome IS NULL OR j.outcome = 'unknown')
 	  FROM @extschema@.okra_outbox_worker_state() AS w
 	  LEFT JOIN @extschema@.okra_outbox_requests AS o ON o.state IN ('queued', 'unknown')
 	 GROUP BY w.running, w.pid, w.database, w.preloaded, w.key_configured
@@ -1152,50 +1339,17 @@ REVOKE ALL ON FUNCTION @extschema@.okra_outbox_health() FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.okra_outbox_health() IS
 	'The outbox worker''s state, the backlog, and whether a key is configured (never the key).';
 
--- The journal: every synchronous money-moving call (okra_refund,
--- okra_cancel, okra_request to an endpoint that may move money), written by
--- the outbox worker in its own transaction, so it stays whatever the
--- caller's transaction did.  Only with okra preloaded, for calls in the
--- worker's database (README "Refunds after commit").
-CREATE TABLE @extschema@.okra_journal (
-	journal_id		bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
-	called_at		timestamptz NOT NULL,
-	endpoint		text NOT NULL,
-	payment_id		text,
-	amount			bigint,
-	refund_id		text,
-	sqlstate		text,
-	http_status		integer,
-	message			text,
-	role			name NOT NULL,
-	journaled_at	timestamptz NOT NULL
-);
-CREATE INDEX okra_journal_payment_idx ON @extschema@.okra_journal (payment_id);
-COMMENT ON TABLE @extschema@.okra_journal IS
-	'One row per synchronous money-moving call, written by the outbox worker in its own transaction: kept even if the caller rolled back.';
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.okra_journal', '');
-SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('@extschema@.okra_journal', 'journal_id'), '');
-
-CREATE FUNCTION @extschema@.okra_journal_record(called_at timestamptz, endpoint text,
-												payment_id text, amount bigint, refund_id text,
-												sqlstate text, http_status integer,
-												message text, role name, journaled_at timestamptz)
-RETURNS void
-LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $$
-	INSERT INTO @extschema@.okra_journal
-		(called_at, endpoint, payment_id, amount, refund_id, sqlstate, http_status,
-		 message, role, journaled_at)
-	VALUES (called_at, endpoint, payment_id, amount, refund_id, sqlstate, http_status,
-			message, role, journaled_at)
-$$;
-REVOKE ALL ON FUNCTION @extschema@.okra_journal_record(timestamptz, text, text, bigint, text, text, integer, text, name, timestamptz) FROM PUBLIC;
-
 CREATE FUNCTION @extschema@.okra_prune_api_calls(older_than interval DEFAULT '90 days')
 RETURNS bigint
 LANGUAGE sql SET search_path = pg_catalog, pg_temp
 AS $$
-	WITH gone AS (
+	-- okra_verification_runs is a log of calls too: its old rows go with
+	-- them, but never the one whose 429 pause is still in force
+	WITH runs AS (
+		DELETE FROM @extschema@.okra_verification_runs AS r
+		 WHERE r.started_at < now() - older_than
+		   AND NOT coalesce(r.paused_until > now(), false)),
+	gone AS (
 		DELETE FROM @extschema@.okra_api_calls
 		 WHERE called_at < now() - older_than
 		RETURNING 1)
@@ -1203,7 +1357,7 @@ AS $$
 $$;
 REVOKE ALL ON FUNCTION @extschema@.okra_prune_api_calls(interval) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.okra_prune_api_calls(interval) IS
-	'Deletes okra_api_calls rows older than the interval and returns how many; the other ledger tables are kept.';
+	'Deletes okra_api_calls and okra_verification_runs rows older than the interval and returns how many calls it deleted; the other ledger tables are kept.';
 
 -----------------------------------------------------------------------------
 -- Reports (README "Reports").  Read access is granted separately from the
@@ -1212,7 +1366,10 @@ COMMENT ON FUNCTION @extschema@.okra_prune_api_calls(interval) IS
 
 -- Per day and currency, built on okra_status_changes only.  The function
 -- takes a range of days (NULL: open-ended) that its index serves; the view
--- is all of history.
+-- is all of history.  refund_rate = (refund_amount - refund_failed_amount)
+-- / succeeded_amount, all three of that day: the share of the day's
+-- collected money that went back, so net_amount = succeeded_amount *
+-- (1 - refund_rate); NULL on a day with no succeeded payment.
 CREATE FUNCTION @extschema@.okra_daily_summary(since date, until date DEFAULT NULL)
 RETURNS TABLE (day date, currency text,
 			   succeeded_count bigint, succeeded_amount numeric,
@@ -1235,7 +1392,8 @@ AS $$
 		   coalesce(sum(total) FILTER (WHERE kind = 'payment succeeded'), 0)
 		   - coalesce(sum(total) FILTER (WHERE kind = 'refund issued'), 0)
 		   + coalesce(sum(total) FILTER (WHERE kind = 'refund failed'), 0),
-		   round(coalesce(sum(total) FILTER (WHERE kind = 'refund issued'), 0)
+		   round((coalesce(sum(total) FILTER (WHERE kind = 'refund issued'), 0)
+				  - coalesce(sum(total) FILTER (WHERE kind = 'refund failed'), 0))
 				 / nullif(sum(total) FILTER (WHERE kind = 'payment succeeded'), 0), 4)
 	  FROM (SELECT changed_at::date AS day, currency, object_type || ' ' || outcome AS kind,
 				   count(*) AS n, sum(amount) AS total
@@ -1255,13 +1413,18 @@ SELECT * FROM @extschema@.okra_daily_summary(NULL, NULL);
 COMMENT ON VIEW @extschema@.okra_daily_summary IS
 	'Per day (session time zone) and currency: payments by outcome, refunds issued and failed, net collected, refund rate.';
 
+-- remaining is what okra_refund's guard allows: refunds not yet final
+-- (okra_refund_reservations) are reserved, a queued full refund all of it.
 CREATE VIEW @extschema@.okra_refundable AS
-SELECT payment_id, currency, amount, refunded_amount AS refunded,
-	   amount - refunded_amount AS remaining, last_checked_at
-  FROM @extschema@.okra_payments
- WHERE outcome = 'succeeded' AND amount IS NOT NULL;
+SELECT p.payment_id, p.currency, p.amount, p.refunded_amount AS refunded, h.reserved,
+	   p.amount - p.refunded_amount - h.reserved AS remaining, p.last_checked_at
+  FROM @extschema@.okra_payments AS p
+  LEFT JOIN @extschema@.okra_refund_reservations AS r ON r.payment_id = p.payment_id
+ CROSS JOIN LATERAL (SELECT CASE WHEN r.full_refund THEN greatest(p.amount - p.refunded_amount, 0)
+						ELSE coalesce(r.amount, 0) END AS reserved) AS h
+ WHERE p.outcome = 'succeeded' AND p.amount IS NOT NULL;
 COMMENT ON VIEW @extschema@.okra_refundable IS
-	'Per succeeded payment: amount, refunded so far (refunds not failed) and what remains refundable, in kobo.';
+	'Per succeeded payment: amount, refunded so far (refunds not failed), reserved by refunds not yet final, and what remains refundable, in kobo.';
 
 CREATE VIEW @extschema@.okra_pending AS
 SELECT payment_id, status, amount, currency, customer_id, first_seen_at,
@@ -1290,3 +1453,7 @@ SELECT date_trunc('hour', called_at) AS hour,
  GROUP BY 1, 2;
 COMMENT ON VIEW @extschema@.okra_call_stats IS
 	'Per endpoint and hour, over the last 24 hours: calls, errors by SQLSTATE, p50, p95 and max latency in ms.';
+
+-- With okra preloaded, the launcher starts this database's okra worker
+-- once the CREATE EXTENSION commits.
+SELECT @extschema@.okra_outbox_wake();

@@ -18,6 +18,7 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
@@ -32,6 +33,7 @@
 #include "api.h"
 #include "compat.h"
 #include "http.h"
+#include "journal.h"
 #include "ledger.h"
 #include "okra.h"
 #include "okra_json.h"
@@ -81,6 +83,8 @@ PG_FUNCTION_INFO_V1(okra_request);
 static char *quote_clip(const char *s);
 static char *check_object_id(text *arg, const char *argname, const char *what);
 static void check_endpoint(const char *endpoint);
+static void check_can_record(const char *fname);
+static char journal_outcome(const OkraCall *call, int sqlerrcode);
 static void call_okra(OkraCall *call, OkraAnswer *ans);
 static void judge_answer(const char *endpoint, OkraAnswer *ans);
 static char *refund_id_of(Datum refund);
@@ -146,30 +150,37 @@ check_object_id(text *arg, const char *argname, const char *what)
 }
 
 /*
- * Check an endpoint for okra_request: a relative path of letters, digits,
- * "_", "-" and "/", with no leading "/" and no "..".
+ * Check an endpoint for okra_request against okra's grammar: one or more
+ * segments of [a-z0-9_], separated by single "/", at most
+ * OKRA_ENDPOINT_MAX bytes.  That leaves exactly one spelling of each path:
+ * no leading, trailing or doubled "/", no dot segments, no percent
+ * escapes, no query or fragment, no spaces and no upper case, so that the
+ * comparison with the refused endpoints (check_request_endpoint) cannot be
+ * dodged by a spelling a router would take as the same path.
  */
 static void
 check_endpoint(const char *endpoint)
 {
 	const char *p;
-	bool		ok = true;
+	bool		ok;
 	size_t		len = strlen(endpoint);
 
-	if (len == 0 || len > OKRA_ENDPOINT_MAX || endpoint[0] == '/' ||
-		strstr(endpoint, "..") != NULL)
-		ok = false;
+	ok = (len > 0 && len <= OKRA_ENDPOINT_MAX &&
+		  endpoint[0] != '/' && endpoint[len - 1] != '/');
 	for (p = endpoint; ok && *p; p++)
 	{
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-			  (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' || *p == '/'))
-			ok = false;
+		if (*p == '/')
+			ok = (p[1] != '/');
+		else
+			ok = ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+				  *p == '_');
 	}
 	if (!ok)
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				errmsg("invalid Okra API endpoint: \"%s\"", quote_clip(endpoint)),
-				errdetail("An endpoint is a relative path of letters, digits, \"_\", \"-\" and \"/\", such as \"pay/list\"."));
+				errdetail("An endpoint is one or more path segments of lower-case letters, digits and \"_\", separated by single \"/\" characters and at most %d characters long, such as \"pay/list\".",
+						  OKRA_ENDPOINT_MAX));
 }
 
 /*
@@ -242,20 +253,70 @@ refund_id_of(Datum refund)
 }
 
 /*
+ * Before anything is checked, locked or sent: a call is recorded in the
+ * ledger, so it cannot run where nothing can be written (a read-only
+ * transaction, a hot standby).  Raises 25006 with nothing sent.
+ */
+static void
+check_can_record(const char *fname)
+{
+	if (RecoveryInProgress() || XactReadOnly)
+		ereport(ERROR,
+				errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				errmsg("cannot call %s in a read-only transaction", fname),
+				errdetail("%s records the call in okra's ledger, which cannot be written here. Nothing was sent to Okra.",
+						  fname),
+				RecoveryInProgress() ?
+				errhint("Call it on the primary server.") :
+				errhint("Call it in a read-write transaction."));
+}
+
+/*
+ * What a failed money-moving call did, for the journal: 'f' when surely
+ * nothing was carried out (never sent, or refused by Okra), 's' when Okra
+ * answered success and something after that failed, else 'u'nknown.
+ */
+static char
+journal_outcome(const OkraCall *call, int sqlerrcode)
+{
+	if (call->record.refund != (Datum) 0 || call->record.payment != (Datum) 0)
+		return 's';
+	switch (sqlerrcode)
+	{
+		case ERRCODE_OKRA_OUTCOME_UNKNOWN:
+		case ERRCODE_OKRA_INVALID_RESPONSE:
+			return 'u';
+		case ERRCODE_CONNECTION_FAILURE:	/* 08001: surely not sent */
+		case ERRCODE_QUERY_CANCELED:	/* before anything was sent */
+		case ERRCODE_INVALID_PARAMETER_VALUE:
+		case ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE:
+			return 'f';
+	}
+	/* Okra's own refusals (OK001 to OK009) */
+	if (ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_TO_CATEGORY(ERRCODE_OKRA_OUTCOME_UNKNOWN) &&
+		sqlerrcode != ERRCODE_OKRA_OUTCOME_UNKNOWN &&
+		sqlerrcode != ERRCODE_OKRA_INVALID_RESPONSE)
+		return 'f';
+	return 'u';
+}
+
+/*
  * Run fn, which sends the call and records it.  When the endpoint may move
- * money, a failure leaves a line in the server log on its way out.
+ * money, the call is journaled (journal.c): its intent, durably, before
+ * anything is sent, and its outcome after, whatever happens to the
+ * caller's transaction; a failure also leaves a line in the server log.
  */
 static Datum
 logged_call(FunctionCallInfo fcinfo, OkraCall *call, OkraCallBody fn)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	volatile Datum result = (Datum) 0;
-	const char *role;
 
 	if (okra_endpoint_is_read_only(call->endpoint))
 		return fn(fcinfo, call);
-	/* looked up now: nothing is looked up while an error is in progress */
-	role = okra_journal_enabled() ? GetUserNameFromId(GetUserId(), false) : NULL;
+	okra_journal_require(call->endpoint);
+	okra_journal_begin(call->endpoint, call->payment_id, call->has_amount,
+					   call->amount);
 	PG_TRY();
 	{
 		result = fn(fcinfo, call);
@@ -267,15 +328,14 @@ logged_call(FunctionCallInfo fcinfo, OkraCall *call, OkraCallBody fn)
 
 		MemoryContextSwitchTo(ecxt);
 		okra_ledger_log_failure(call->endpoint, call->payment_id, edata);
-		okra_journal_append(call->endpoint, call->payment_id, call->has_amount,
-							call->amount, NULL, edata->sqlerrcode,
-							call->record.http_status, edata->message, role);
+		okra_journal_end(journal_outcome(call, edata->sqlerrcode),
+						 edata->sqlerrcode, call->record.http_status,
+						 refund_id_of(call->record.refund), edata->message);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	okra_journal_append(call->endpoint, call->payment_id, call->has_amount,
-						call->amount, refund_id_of(call->record.refund), 0,
-						call->record.http_status, NULL, role);
+	okra_journal_end('s', 0, call->record.http_status,
+					 refund_id_of(call->record.refund), NULL);
 	return result;
 }
 
@@ -351,6 +411,7 @@ payment_call(FunctionCallInfo fcinfo, const char *endpoint,
 	OkraCall	call = {endpoint};
 
 	call.payment_keys = keys;
+	check_can_record(strcmp(endpoint, "pay/cancel") == 0 ? "okra_cancel" : "okra_verify");
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -499,6 +560,7 @@ okra_refund(PG_FUNCTION_ARGS)
 	int64		amount = 0;
 
 	/* every argument checked before anything is sent */
+	check_can_record("okra_refund");
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -525,8 +587,13 @@ okra_refund(PG_FUNCTION_ARGS)
 	call.has_amount = has_amount;
 	call.amount = amount;
 
-	/* the payment stays locked until the end of the caller's transaction */
+	/*
+	 * The payment stays locked until the end of the caller's transaction;
+	 * under that lock, no earlier refund of it may have an unknown outcome.
+	 */
+	okra_journal_require(call.endpoint);
 	okra_ledger_guard_refund(fcinfo, call.payment_id, has_amount, amount);
+	okra_journal_check_unsettled(okra_ledger_schema(fcinfo), call.payment_id);
 	return logged_call(fcinfo, &call, refund_send);
 }
 
@@ -661,16 +728,17 @@ okra_read_answer(TupleDesc tupdesc, const char *endpoint,
 
 /*
  * Refunds go through okra_refund only, so that its ledger check and lock
- * cannot be bypassed.
+ * cannot be bypassed.  endpoint has passed check_endpoint, so it has one
+ * spelling only and an exact comparison is enough.
  */
 static void
 check_request_endpoint(const char *endpoint)
 {
 	const char *tail = endpoint;
 
-	if (pg_strncasecmp(tail, "sandbox/", 8) == 0)
+	if (strncmp(tail, "sandbox/", 8) == 0)
 		tail += 8;
-	if (pg_strcasecmp(tail, "pay/refund") == 0)
+	if (strcmp(tail, "pay/refund") == 0)
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				errmsg("okra_request cannot send refunds"),
@@ -693,6 +761,7 @@ okra_request(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				errmsg("endpoint must not be null"));
+	check_can_record("okra_request");
 	endpoint = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	check_endpoint(endpoint);
 	check_request_endpoint(endpoint);

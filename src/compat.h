@@ -56,4 +56,21 @@ okra_spi_commit(void)
 #endif
 }
 
+/* PostgreSQL 14: ProcessUtility_hook takes readOnlyTree */
+#if PG_VERSION_NUM >= 140000
+#define OKRA_PROCESS_UTILITY_ARGS \
+	PlannedStmt *pstmt, const char *queryString, bool readOnlyTree, \
+	ProcessUtilityContext context, ParamListInfo params, \
+	QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc
+#define OKRA_PROCESS_UTILITY_PASS \
+	pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc
+#else
+#define OKRA_PROCESS_UTILITY_ARGS \
+	PlannedStmt *pstmt, const char *queryString, \
+	ProcessUtilityContext context, ParamListInfo params, \
+	QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc
+#define OKRA_PROCESS_UTILITY_PASS \
+	pstmt, queryString, context, params, queryEnv, dest, qc
+#endif
+
 #endif							/* OKRA_COMPAT_H */

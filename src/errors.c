@@ -15,14 +15,28 @@
 
 #include "okra.h"
 
-/* Hint for every error after which a request may have been carried out */
-#define OKRA_VERIFY_HINT \
-	"The request may have been carried out by Okra (a refund may have happened). " \
-	"Call okra_verify to check the payment before retrying."
+/*
+ * Hints for an error after which the request may have been carried out
+ * (OK010, OK011), by what the endpoint does: each says what is true and
+ * what settles it (outcome_hint() chooses).
+ */
+#define OKRA_READ_ONLY_HINT \
+	"This request only reads, so it is safe to retry."
+#define OKRA_REFUND_HINT \
+	"The refund may have happened. The call was recorded as an unknown outcome, " \
+	"and further refunds of this payment are refused until it is settled with " \
+	"okra_journal_resolve(journal_id, outcome)."
+#define OKRA_CANCEL_HINT \
+	"The cancel may have been carried out by Okra. " \
+	"Call okra_verify to see whether the payment is cancelled before retrying."
+#define OKRA_MAY_MOVE_HINT \
+	"The request may have been carried out by Okra, and money may have moved. " \
+	"Check its outcome with Okra before sending it again."
 
 /*---- static prototypes ----*/
 static bool starts_with_ci(const char *s, const char *prefix);
 static bool endpoint_is(const char *endpoint, const char *name);
+static const char *outcome_hint(const char *endpoint);
 static int	classify_rejection(const char *endpoint, long http_status,
 							   const OkraErrorBody *err);
 
@@ -58,6 +72,24 @@ okra_endpoint_is_read_only(const char *endpoint)
 }
 
 /*
+ * The hint for an error after which a request to endpoint may have been
+ * carried out: safe to retry for a read-only endpoint; for a refund, that
+ * it may have happened and how the unknown outcome is settled; for a
+ * cancel, to verify the payment; for anything else, to check with Okra.
+ */
+static const char *
+outcome_hint(const char *endpoint)
+{
+	if (okra_endpoint_is_read_only(endpoint))
+		return OKRA_READ_ONLY_HINT;
+	if (endpoint_is(endpoint, "pay/refund"))
+		return OKRA_REFUND_HINT;
+	if (endpoint_is(endpoint, "pay/cancel"))
+		return OKRA_CANCEL_HINT;
+	return OKRA_MAY_MOVE_HINT;
+}
+
+/*
  * Raise 08001: DNS, connect or TLS failed, so nothing was sent.
  */
 void
@@ -84,15 +116,13 @@ okra_error_outcome_unknown(const char *endpoint, const char *reason,
 			errmsg("outcome of Okra API request \"%s\" is unknown: %s",
 				   endpoint, reason),
 			detail && detail[0] ? errdetail_internal("%s", detail) : 0,
-			okra_endpoint_is_read_only(endpoint) ?
-			errhint("This request only reads, so it is safe to retry.") :
-			errhint(OKRA_VERIFY_HINT));
+			errhint("%s", outcome_hint(endpoint)));
 }
 
 /*
  * Raise OK011: an answer came back but it is unusable (not JSON, wrong
  * shape, too large, a redirect).  For an endpoint that may move money the
- * hint says to verify first: the request may well have been carried out.
+ * hint is outcome_hint()'s: the request may well have been carried out.
  */
 void
 okra_error_invalid_response(const char *endpoint, long http_status,
@@ -110,7 +140,7 @@ okra_error_invalid_response(const char *endpoint, long http_status,
 							   detail && detail[0] ? " " : "",
 							   detail ? detail : "") :
 			detail && detail[0] ? errdetail_internal("%s", detail) : 0,
-			read_only ? 0 : errhint(OKRA_VERIFY_HINT));
+			read_only ? 0 : errhint("%s", outcome_hint(endpoint)));
 }
 
 /*
@@ -185,7 +215,7 @@ okra_error_rejected(const char *endpoint, long http_status,
 	else if (sqlstate == ERRCODE_OKRA_RATE_LIMITED)
 		hint = "Okra limits requests per minute; wait 60 seconds before retrying.";
 	else if (sqlstate == ERRCODE_OKRA_OUTCOME_UNKNOWN)
-		hint = OKRA_VERIFY_HINT;
+		hint = outcome_hint(endpoint);	/* a 5xx: read-only ones are safe */
 
 	if (err->message != NULL && err->message[0] != '\0')
 		ereport(ERROR,

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * guc.c
- *	  The okra.* settings and the rules for okra.base_url.
+ *	  The okra.* settings and the rules for okra.base_url and okra.proxy.
  *
  * Everything that decides where a request (and the key) goes or what it
  * trusts is PGC_SUSET; only the timeouts are left to every user.  The
@@ -19,6 +19,7 @@
 
 #include "compat.h"
 #include "okra.h"
+#include "journal.h"
 #include "outbox.h"
 
 /*---- GUC variables ----*/
@@ -27,11 +28,13 @@ char	   *okra_base_url = NULL;
 char	   *okra_ca_file = NULL;
 int			okra_connect_timeout = 10000;
 int			okra_max_response_size = 1024 * 1024;
+char	   *okra_proxy = NULL;
 int			okra_request_timeout = 65000;
 int			okra_stale_after = 2 * 24 * 60;
 
 /*---- static prototypes ----*/
 static bool check_base_url(char **newval, void **extra, GucSource source);
+static bool check_proxy(char **newval, void **extra, GucSource source);
 
 /*
  * Define every okra.* setting, in alphabetical order, then reserve the
@@ -91,17 +94,16 @@ okra_define_gucs(void)
 							GUC_UNIT_BYTE,
 							NULL, NULL, NULL);
 
-	/* only the postmaster can define it: the worker exists only then */
-	if (process_shared_preload_libraries_in_progress)
-		DefineCustomStringVariable("okra.outbox_database",
-								   "Sets the database whose outbox the okra outbox worker sends.",
-								   "Read at server start; the worker runs when okra is in "
-								   "shared_preload_libraries.",
-								   &okra_outbox_database,
-								   "postgres",
-								   PGC_POSTMASTER,
-								   0,
-								   NULL, NULL, NULL);
+	DefineCustomBoolVariable("okra.allow_unjournaled",
+							 "Allows money-moving calls that cannot be journaled first.",
+							 "Off: okra_refund, okra_cancel and okra_request to an endpoint "
+							 "that may move money are refused, with nothing sent, unless an "
+							 "okra worker journals them (okra preloaded).",
+							 &okra_allow_unjournaled,
+							 false,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
 
 	DefineCustomIntVariable("okra.outbox_max_attempts",
 							"Sets how many times an outbox request that surely never reached Okra is tried.",
@@ -132,6 +134,19 @@ okra_define_gucs(void)
 							 PGC_SIGHUP,
 							 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomStringVariable("okra.proxy",
+							   "Sets the proxy that requests to an https okra.base_url go through.",
+							   "Empty means no proxy. The proxy environment variables "
+							   "of the server (http_proxy, https_proxy, ALL_PROXY, "
+							   "no_proxy) are never used. A URL with scheme http, "
+							   "https, socks4, socks4a, socks5 or socks5h, a host and "
+							   "an optional port, with no user information.",
+							   &okra_proxy,
+							   "",
+							   PGC_SUSET,
+							   0,
+							   check_proxy, NULL, NULL);
 
 	DefineCustomIntVariable("okra.rate_limit_per_minute",
 							"Sets the most Okra API requests sent in any minute (0: no limit).",
@@ -320,6 +335,58 @@ check_base_url(char **newval, void **extra, GucSource source)
 	{
 		GUC_check_errmsg("invalid value for parameter \"okra.base_url\": \"%s\"",
 						 *newval);
+		GUC_check_errdetail("%s", why);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Check hook for okra.proxy: empty, or scheme://host[:port][/] with one of
+ * the schemes libcurl knows for proxies and no user information (a
+ * password does not belong in a setting).
+ */
+static bool
+check_proxy(char **newval, void **extra, GucSource source)
+{
+	static const char *const schemes[] = {
+		"http://", "https://", "socks4://", "socks4a://", "socks5://", "socks5h://"
+	};
+	const char *v = *newval;
+	const char *p = NULL;
+	const char *why = NULL;
+	const char *q;
+	size_t		authlen;
+	int			i;
+
+	if (v == NULL || *v == '\0')
+		return true;
+	if (strchr(v, '@') != NULL)
+	{
+		/* it may hold a password: not repeated in the message */
+		GUC_check_errmsg("invalid value for parameter \"okra.proxy\"");
+		GUC_check_errdetail("The URL must not contain user information.");
+		return false;
+	}
+	for (i = 0; i < lengthof(schemes) && p == NULL; i++)
+		if (pg_strncasecmp(v, schemes[i], strlen(schemes[i])) == 0)
+			p = v + strlen(schemes[i]);
+	for (q = v; *q && why == NULL; q++)
+		if ((unsigned char) *q <= ' ' || (unsigned char) *q >= 0x7f)
+			why = "The URL must not contain spaces, control characters or non-ASCII characters.";
+	if (why == NULL && p == NULL)
+		why = "The URL must start with \"http://\", \"https://\", \"socks4://\", \"socks4a://\", \"socks5://\" or \"socks5h://\".";
+	if (why == NULL)
+	{
+		authlen = strcspn(p, "/?#");
+		if (authlen == 0 || *p == ':')
+			why = "The URL must name a host.";
+		else if (p[authlen] != '\0' && strcmp(p + authlen, "/") != 0)
+			why = "The URL must not have a path, a query or a fragment.";
+	}
+	if (why != NULL)
+	{
+		GUC_check_errmsg("invalid value for parameter \"okra.proxy\": \"%s\"", v);
 		GUC_check_errdetail("%s", why);
 		return false;
 	}

@@ -17,7 +17,8 @@
  * (which hold the key) and gives back the easy handles.  Response bodies
  * grow in the caller's memory context without ever throwing.  Each
  * request first takes its turn under okra.rate_limit_per_minute
- * (ratelimit.c).
+ * (ratelimit.c); a turn still held when the batch is freed (a cancel or
+ * an error while it waited) is given back there.
  *
  * A request that may move money is never sent twice: libcurl silently
  * resends a request when a reused connection dies before any response
@@ -49,6 +50,10 @@
 
 /* How often the transfer loop looks at pending interrupts */
 #define OKRA_POLL_MS			100
+
+/* Called between polls, and how often (okra_http_between_polls) */
+static void (*between_polls) (void) = NULL;
+static int	between_polls_ms = OKRA_POLL_MS;
 
 /* libcurl 7.80: CURLOPT_PREREQFUNCTION tells when a request is about to go */
 #if LIBCURL_VERSION_NUM >= 0x075000
@@ -137,6 +142,8 @@ static void finish_job(OkraHttpBatch *b, OkraJob *j, CURLcode rc,
 static int	take_finished(OkraHttpBatch *b);
 static void release_job(OkraJob *j);
 static void batch_interrupted(OkraHttpBatch *b) pg_attribute_noreturn();
+static OkraJob *money_in_flight(OkraHttpBatch *b);
+static void interrupts_in_flight(OkraHttpBatch *b);
 static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata);
 static size_t header_cb(char *ptr, size_t size, size_t nmemb, void *userdata);
 static bool sockaddr_is_loopback(const struct sockaddr *sa);
@@ -175,6 +182,12 @@ okra_curl_init(bool need_tls)
 
 	if (!okra_curl_ready)
 	{
+		/*
+		 * libcurl (in its TLS backend's initialisation) would append every
+		 * TLS session's secrets, and with them the key sent in the headers,
+		 * to the file named by SSLKEYLOGFILE: never let it see one.
+		 */
+		unsetenv("SSLKEYLOGFILE");
 		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 			ereport(ERROR,
 					errcode(ERRCODE_SYSTEM_ERROR),
@@ -520,6 +533,8 @@ void
 okra_http_batch_stop(OkraHttpBatch *b)
 {
 	b->stopped = true;
+	okra_rate_limit_release(b->slot);
+	b->slot = 0;
 }
 
 /*
@@ -632,8 +647,22 @@ start_job(OkraHttpBatch *b, OkraJob *j)
 	OKRA_SETOPT(h, CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2);
 	if (okra_ca_file != NULL && okra_ca_file[0] != '\0')
 		OKRA_SETOPT(h, CURLOPT_CAINFO, okra_ca_file);
-	if (!b->url.https)
+	/*
+	 * Only okra.proxy chooses a proxy: "" turns off libcurl's use of the
+	 * server's http_proxy, https_proxy and ALL_PROXY, and an empty no-proxy
+	 * list with okra.proxy turns off no_proxy.  Plain http goes to loopback
+	 * only, never through a proxy.
+	 */
+	if (b->url.https && okra_proxy != NULL && okra_proxy[0] != '\0')
+	{
+		OKRA_SETOPT(h, CURLOPT_PROXY, okra_proxy);
+		OKRA_SETOPT(h, CURLOPT_NOPROXY, "");
+	}
+	else
+	{
+		OKRA_SETOPT(h, CURLOPT_PROXY, "");
 		OKRA_SETOPT(h, CURLOPT_NOPROXY, "*");
+	}
 	OKRA_SETOPT(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) j->t.limit);
 	OKRA_SETOPT(h, CURLOPT_WRITEFUNCTION, write_cb);
 	OKRA_SETOPT(h, CURLOPT_WRITEDATA, &j->t);
@@ -717,6 +746,17 @@ take_finished(OkraHttpBatch *b)
 }
 
 /*
+ * A function for the transfer loop to call between polls, every poll_ms
+ * at most (the okra worker writes its journal there).
+ */
+void
+okra_http_between_polls(void (*fn) (void), int poll_ms)
+{
+	between_polls = fn;
+	between_polls_ms = poll_ms;
+}
+
+/*
  * A cancel that CHECK_FOR_INTERRUPTS() held off: the transfers are gone
  * all the same.
  */
@@ -737,6 +777,61 @@ batch_interrupted(OkraHttpBatch *b)
 }
 
 /*
+ * A money-moving request of the batch already sent, or NULL.
+ */
+static OkraJob *
+money_in_flight(OkraHttpBatch *b)
+{
+	int			i;
+
+	for (i = 0; i < b->njobs; i++)
+	{
+		OkraJob    *j = &b->jobs[i];
+
+		if (j->state == JOB_RUNNING && j->t.request_started && !j->t.read_only)
+			return j;
+	}
+	return NULL;
+}
+
+/*
+ * Serve pending interrupts.  A cancel or statement_timeout that ends a
+ * money-moving request already sent is not a plain 57014: Okra may have
+ * carried it out, so it is raised as OK010, outcome unknown, with the
+ * reason for the cancel.  Ending the session (FATAL) cannot be caught: the
+ * journal's exit callback records that outcome.
+ */
+static void
+interrupts_in_flight(OkraHttpBatch *b)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	OkraJob    *j = money_in_flight(b);
+
+	if (j == NULL || ProcDiePending)
+	{
+		CHECK_FOR_INTERRUPTS();
+		return;
+	}
+	PG_TRY();
+	{
+		CHECK_FOR_INTERRUPTS();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_QUERY_CANCELED)
+			PG_RE_THROW();
+		FlushErrorState();
+		okra_error_outcome_unknown(j->endpoint, edata->message,
+								   "The request was sent and then cancelled before its answer came back; Okra may have carried it out.");
+	}
+	PG_END_TRY();
+}
+
+/*
  * Drive the batch until a job finishes and return its index (then read it
  * with okra_http_batch_result()); -1 once every job has been returned or
  * will never start.  Jobs start in order, at most b->parallel at a time,
@@ -752,7 +847,7 @@ okra_http_batch_next(OkraHttpBatch *b)
 	{
 		int			done;
 		int			running = 0;
-		long		wait_ms = OKRA_POLL_MS;
+		long		wait_ms = between_polls ? between_polls_ms : OKRA_POLL_MS;
 		CURLMcode	mc;
 
 		/* start whatever may start now */
@@ -760,13 +855,15 @@ okra_http_batch_next(OkraHttpBatch *b)
 		{
 			TimestampTz now = GetCurrentTimestamp();
 
-			if (b->slot == 0)
-				b->slot = okra_rate_limit_reserve(now);
+			/* too many waiters to reserve a turn: ask again at the next poll */
+			if (b->slot == 0 && !okra_rate_limit_reserve(now, &b->slot))
+				break;
 			if (b->slot > now)
 			{
 				wait_ms = Min(wait_ms, (long) ((b->slot - now + 999) / 1000));
 				break;
 			}
+			okra_rate_limit_taken(b->slot);
 			b->slot = 0;
 			start_job(b, &b->jobs[b->next++]);
 		}
@@ -805,11 +902,13 @@ okra_http_batch_next(OkraHttpBatch *b)
 			ResetLatch(MyLatch);
 		}
 		pgstat_report_wait_end();
+		if (between_polls)
+			between_polls();
 
 		if (InterruptPending)
 		{
 			/* a cancel raises here; the caller frees the transfers */
-			CHECK_FOR_INTERRUPTS();
+			interrupts_in_flight(b);
 			if (QueryCancelPending || ProcDiePending)
 				batch_interrupted(b);
 		}
@@ -888,6 +987,9 @@ okra_http_batch_free(OkraHttpBatch *b)
 {
 	int			i;
 
+	/* a turn reserved for a job that will never start: give it back */
+	okra_rate_limit_release(b->slot);
+	b->slot = 0;
 	for (i = 0; i < b->njobs; i++)
 		release_job(&b->jobs[i]);
 	free_headers(b->headers);

@@ -39,5 +39,6 @@ extern void okra_http_batch_header(OkraHttpBatch *b, int i,
 extern void okra_http_batch_stop(OkraHttpBatch *b);
 extern void okra_http_check_config(void);
 extern void okra_http_batch_free(OkraHttpBatch *b);
+extern void okra_http_between_polls(void (*fn) (void), int poll_ms);
 
 #endif							/* OKRA_HTTP_H */

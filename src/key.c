@@ -7,6 +7,8 @@
  * modification time and size, so an edited file is picked up at the next
  * call.  No message ever shows the file's contents, and only superusers
  * are shown its path (the setting itself is hidden from other roles).
+ * "Superuser" is judged on the caller, not on the owner of a SECURITY
+ * DEFINER function it went through (may_show_path()).
  * Every error here is 55000: the server is not set up to call Okra.
  *
  *-------------------------------------------------------------------------
@@ -37,6 +39,7 @@ static off_t cached_size;
 
 /*---- static prototypes ----*/
 static void forget_cached_key(void);
+static bool may_show_path(void);
 static void key_file_error(const char *path, int err, const char *msg,
 						   const char *why) pg_attribute_noreturn();
 
@@ -60,14 +63,29 @@ forget_cached_key(void)
 }
 
 /*
+ * May a message show the key file's path?  Only when both the current user
+ * and the outer user (the role in effect outside every SECURITY DEFINER
+ * function: the session user, or the role chosen with SET ROLE) are
+ * superusers.  Inside a SECURITY DEFINER function owned by a superuser,
+ * such as okra_outbox_health(), superuser() alone is true for any caller;
+ * and a superuser who has SET ROLE to an ordinary role sees what that role
+ * would.
+ */
+static bool
+may_show_path(void)
+{
+	return superuser() && superuser_arg(GetOuterUserId());
+}
+
+/*
  * Raise a 55000 error about the key file.  A non-zero err is an errno
  * value, shown after msg as ": %m".  The path goes into the detail only
- * for superusers; "why" is a full sentence or NULL.
+ * for superusers (may_show_path()); "why" is a full sentence or NULL.
  */
 static void
 key_file_error(const char *path, int err, const char *msg, const char *why)
 {
-	bool		show_path = superuser();
+	bool		show_path = may_show_path();
 
 	errno = err;
 	ereport(ERROR,
@@ -136,7 +154,7 @@ okra_read_api_key(void)
 		ereport(WARNING,
 				errcode(ERRCODE_WARNING),
 				errmsg("Okra API key file is readable by group or others"),
-				superuser() ? errdetail_internal("Key file: \"%s\".", path) : 0,
+				may_show_path() ? errdetail_internal("Key file: \"%s\".", path) : 0,
 				errhint("Make it readable only by the server's operating-system user, for example with chmod 600."));
 
 	if (st.st_size > OKRA_KEY_FILE_MAX)

@@ -8,8 +8,10 @@
  * internal SECURITY DEFINER functions of sql/okra.sql,
  * such as okra_ledger_record and okra_ledger_guard_refund, which no role
  * may execute: they are found in the schema of the calling function itself
- * (never through search_path) and called by OID, which runs them as their
- * owner without an EXECUTE check.  Everything happens in the caller's
+ * (never through search_path), by name and number of arguments among the
+ * extension's own functions (contract.c, which also checks their
+ * signatures once), and called by OID, which runs them as their owner
+ * without an EXECUTE check.  Everything happens in the caller's
  * transaction.
  *
  *-------------------------------------------------------------------------
@@ -21,23 +23,19 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
-#include "nodes/makefuncs.h"
 #include "nodes/parsenodes.h"
-#include "nodes/value.h"
-#include "parser/parse_func.h"
 #include "utils/builtins.h"
 #include "funcapi.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 #include "utils/typcache.h"
 
 #include "compat.h"
+#include "contract.h"
 #include "ledger.h"
 
 #define LEDGER_RECORD_NARGS	10
-
-/*---- static prototypes ----*/
-static Oid	ledger_function(Oid nsp, const char *name);
 
 /*
  * The schema of the calling function: okra's own.
@@ -53,30 +51,10 @@ okra_ledger_schema(FunctionCallInfo caller)
 }
 
 /*
- * The OID of one of okra's internal functions, in schema nsp.
- */
-static Oid
-ledger_function(Oid nsp, const char *name)
-{
-	char	   *schema = get_namespace_name(nsp);
-	Oid			fn;
-
-	if (schema == NULL)
-		elog(ERROR, "cache lookup failed for schema %u", nsp);
-	fn = LookupFuncName(list_make2(makeString(schema), makeString(pstrdup(name))),
-						-1, NULL, true);
-	if (!OidIsValid(fn))
-		ereport(ERROR,
-				errcode(ERRCODE_UNDEFINED_FUNCTION),
-				errmsg("function %s.%s does not exist",
-					   quote_identifier(schema), name),
-				errhint("The okra extension's objects are incomplete; reinstall it with DROP EXTENSION and CREATE EXTENSION."));
-	return fn;
-}
-
-/*
  * Call one of okra's internal functions in schema nsp with nargs arguments
- * (NULL where nulls says so) and return its result.
+ * (NULL where nulls says so) and return its result.  Only the extension's
+ * own function of that name and number of arguments is called, never one
+ * another role created beside it (contract.c).
  */
 Datum
 okra_ledger_call_in(Oid nsp, const char *name, int nargs, const Datum *args,
@@ -88,7 +66,7 @@ okra_ledger_call_in(Oid nsp, const char *name, int nargs, const Datum *args,
 	int			i;
 
 	Assert(nargs <= FUNC_MAX_ARGS);
-	fmgr_info(ledger_function(nsp, name), &flinfo);
+	fmgr_info(okra_contract_function(nsp, name, nargs), &flinfo);
 	InitFunctionCallInfoData(*fc, &flinfo, nargs, InvalidOid, NULL, NULL);
 	for (i = 0; i < nargs; i++)
 	{
@@ -246,21 +224,23 @@ okra_ledger_check_failed(FunctionCallInfo caller, const OkraLedgerCall *call,
 
 /*
  * okra_payment (which = OKRA_LEDGER_PAYMENT) or okra_refund
- * (OKRA_LEDGER_REFUND), as the ledger takes them (okra_ledger_record's
- * arguments), blessed; okra's schema is nsp.
+ * (OKRA_LEDGER_REFUND), as the ledger takes them, blessed; okra's schema
+ * is nsp.  The contract (contract.c) fixes their columns and makes them
+ * okra_ledger_record's arguments 7 and 8.
  */
 TupleDesc
 okra_ledger_rowtype(Oid nsp, int which)
 {
-	Oid		   *argtypes;
-	int			nargs;
+	const char *name;
 
-	(void) get_func_signature(ledger_function(nsp, "okra_ledger_record"),
-							  &argtypes, &nargs);
-	if (nargs != LEDGER_RECORD_NARGS)
-		elog(ERROR, "okra_ledger_record has %d arguments, expected %d",
-			 nargs, LEDGER_RECORD_NARGS);
-	return BlessTupleDesc(lookup_rowtype_tupdesc_copy(argtypes[which], -1));
+	if (which == OKRA_LEDGER_PAYMENT)
+		name = "okra_payment";
+	else if (which == OKRA_LEDGER_REFUND)
+		name = "okra_refund";
+	else
+		elog(ERROR, "unrecognized okra row type %d", which);
+	okra_contract_check(nsp);
+	return BlessTupleDesc(lookup_rowtype_tupdesc_copy(okra_contract_type(nsp, name), -1));
 }
 
 /*

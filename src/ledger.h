@@ -48,7 +48,7 @@ extern void okra_ledger_check_failed(FunctionCallInfo caller,
 									 const char *message);
 extern TupleDesc okra_ledger_rowtype(Oid nsp, int which);
 
-/* okra_ledger_rowtype(): which row type */
+/* okra_ledger_rowtype(): which row type (okra_payment, okra_refund) */
 #define OKRA_LEDGER_PAYMENT	6
 #define OKRA_LEDGER_REFUND	7
 extern void okra_ledger_log_failure(const char *endpoint,

@@ -28,6 +28,13 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
+	/*
+	 * libcurl writes TLS secrets to the file SSLKEYLOGFILE names: remove it
+	 * from this process's environment (from the postmaster's, and so every
+	 * backend's, when preloaded) before any library initialises libcurl;
+	 * http.c removes it again just before its own curl_global_init().
+	 */
+	unsetenv("SSLKEYLOGFILE");
 	okra_define_gucs();
 	if (process_shared_preload_libraries_in_progress)
 	{

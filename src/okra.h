@@ -40,6 +40,7 @@ extern char *okra_ca_file;
 extern int	okra_connect_timeout;
 extern int	okra_request_timeout;
 extern int	okra_max_response_size;
+extern char *okra_proxy;
 extern int	okra_rate_limit_per_minute;
 extern int	okra_stale_after;
 
@@ -86,7 +87,9 @@ extern bool okra_endpoint_is_read_only(const char *endpoint);
 
 /* ratelimit.c */
 extern void okra_rate_limit_preload(void);
-extern TimestampTz okra_rate_limit_reserve(TimestampTz now);
+extern bool okra_rate_limit_reserve(TimestampTz now, TimestampTz *slot);
+extern void okra_rate_limit_taken(TimestampTz slot);
+extern void okra_rate_limit_release(TimestampTz slot);
 
 /* safe.c */
 extern bool okra_safe_input(PGFunction infunc, char *str, Oid typioparam,

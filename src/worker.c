@@ -1,31 +1,42 @@
 /*-------------------------------------------------------------------------
  *
  * worker.c
- *	  The outbox worker: a background worker, started when okra is in
- *	  shared_preload_libraries, that sends what the outbox holds in the
- *	  database okra.outbox_database (outbox.c) and writes the journal of
- *	  synchronous money-moving calls (okra_journal) in its own
- *	  transactions.
+ *	  okra's background workers, started when okra is in
+ *	  shared_preload_libraries: one launcher, and one worker per database
+ *	  where okra is installed.
  *
- * A backend that queued a request wakes it when its transaction commits
- * (okra_outbox_wake registers a transaction callback); it also polls every
- * okra.outbox_poll_interval.  Shared memory holds only plain values: the
- * worker's pgprocno and pid, its database's OID, and a fixed ring of
- * journal entries, all under one spinlock.  SIGTERM ends it at the next
- * interrupt check (a transfer in flight is abandoned, its request found
- * "sending" after its lease and resolved as unknown); SIGHUP rereads the
- * configuration.
+ * The launcher connects to no database.  Every okra.outbox_poll_interval,
+ * or when woken (CREATE EXTENSION okra, a request queued or a call made in
+ * a database it does not serve yet), it lists the databases and starts a
+ * worker for each one that has none.  A worker whose database has no okra
+ * exits at once; the launcher tries it again after OKRA_RECHECK_SECS or
+ * at the next wake, so installing okra is picked up without a restart, and
+ * a worker whose database drops okra exits.
+ *
+ * A database's worker writes its journal (journal.c) and sends its outbox
+ * (outbox.c).  It commits with synchronous_commit = on whatever the server
+ * says, since its commits are the promises the journal and the outbox make
+ * before sending.  While an outbox batch is in flight it keeps writing the
+ * journal between polls of the transfers.  SIGTERM ends a worker at the
+ * next interrupt check (a transfer in flight is abandoned, its request
+ * found "sending" after its lease and checked as unknown); SIGHUP rereads
+ * the configuration.  Nothing runs during recovery: workers start once the
+ * server accepts writes, so a standby sends nothing until it is promoted.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/skey.h"
 #include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/pg_database.h"
 #include "catalog/pg_extension.h"
+#include "commands/dbcommands.h"
 #include "commands/extension.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -34,158 +45,142 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
-#include "storage/lwlock.h"
 #include "storage/proc.h"
-#include "storage/shmem.h"
-#include "storage/spin.h"
 #include "tcop/tcopprot.h"
+#include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
-#include "utils/lsyscache.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "compat.h"
+#include "http.h"
+#include "journal.h"
 #include "ledger.h"
 #include "okra.h"
 #include "outbox.h"
 
-/* Journal entries held until the worker writes them */
-#define OKRA_JOURNAL_SLOTS	1024
+/* How long a database without okra waits before it is looked at again */
+#define OKRA_RECHECK_SECS	30
 
-typedef struct OkraJournalEntry
+/* How often a worker writes its journal while an outbox batch is in flight */
+#define OKRA_WORKER_POLL_MS	5
+
+/* The launcher's view of one database */
+typedef struct LauncherDb
 {
 	Oid			dboid;
-	TimestampTz called_at;
-	char		endpoint[64];
-	char		payment_id[32];
-	char		sqlstate[6];	/* "" for success */
-	int32		http_status;
-	bool		has_amount;
-	int64		amount;
-	char		refund_id[32];
-	NameData	role;
-	char		message[256];
-} OkraJournalEntry;
+	BackgroundWorkerHandle *handle;
+	TimestampTz next_start;		/* not before this, unless woken */
+	bool		seen;			/* still in pg_database */
+} LauncherDb;
 
-typedef struct OkraWorkerShared
-{
-	slock_t		mutex;
-	int			procno;			/* the worker's pgprocno, or -1 */
-	pid_t		pid;
-	Oid			dboid;			/* its database, once it has started */
-	uint64		head;			/* journal entries written */
-	uint64		tail;			/* journal entries taken */
-	uint64		lost;			/* dropped because the ring was full */
-	OkraJournalEntry ring[OKRA_JOURNAL_SLOTS];
-} OkraWorkerShared;
-
-char	   *okra_outbox_database = NULL;
 int			okra_outbox_poll_interval = 10000;
 
-static OkraWorkerShared *worker_shared = NULL;
-static MemoryContext worker_cxt = NULL;	/* reset every round */
+static MemoryContext worker_cxt = NULL; /* reset every round */
+static int	my_slot = -1;		/* a database worker's slot */
+static Oid	my_nsp = InvalidOid;	/* its okra schema */
+static char *my_dbname = NULL;
 static bool wake_at_commit = false;
 static bool xact_callback_registered = false;
 
-#ifdef OKRA_HAVE_SHMEM_REQUEST_HOOK
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-#endif
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-
+PGDLLEXPORT void okra_launcher_main(Datum arg);
 PGDLLEXPORT void okra_outbox_worker_main(Datum arg);
 PG_FUNCTION_INFO_V1(okra_outbox_wake);
 PG_FUNCTION_INFO_V1(okra_outbox_worker_state);
 
 /*---- static prototypes ----*/
-#ifdef OKRA_HAVE_SHMEM_REQUEST_HOOK
-static void worker_shmem_request(void);
-#endif
-static void worker_shmem_startup(void);
-static void worker_detach(int code, Datum arg);
-static void wake_worker(void);
 static void outbox_xact_callback(XactEvent event, void *arg);
-static int	drain_journal(Oid nsp);
-static void journal_taken(int n);
 static Oid	extension_schema(Oid ext);
-static void worker_cycle(void);
+static Oid	okra_schema_here(void);
+static int	list_databases(LauncherDb **dbs, int n);
+static void start_worker(LauncherDb *db);
+static void worker_detach(int code, Datum arg);
+static bool claim_slot(void);
+static void write_journal_between_polls(void);
+static bool worker_cycle(void);
+static void worker_error_recovery(void);
+static void stop_worker_of(const char *dbname);
+static void okra_process_utility(OKRA_PROCESS_UTILITY_ARGS);
 
-#ifdef OKRA_HAVE_SHMEM_REQUEST_HOOK
-static void
-worker_shmem_request(void)
-{
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(MAXALIGN(sizeof(OkraWorkerShared)));
-}
-#endif
-
-static void
-worker_shmem_startup(void)
-{
-	bool		found;
-
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	worker_shared = ShmemInitStruct("okra outbox worker", sizeof(OkraWorkerShared),
-									&found);
-	if (!found)
-	{
-		memset(worker_shared, 0, sizeof(OkraWorkerShared));
-		SpinLockInit(&worker_shared->mutex);
-		worker_shared->procno = -1;
-		worker_shared->dboid = InvalidOid;
-	}
-	LWLockRelease(AddinShmemInitLock);
-}
+static ProcessUtility_hook_type prev_process_utility = NULL;
 
 /*
  * From _PG_init while shared_preload_libraries is processed: the shared
- * state and the worker.
+ * state and the launcher.
  */
 void
 okra_worker_preload(void)
 {
 	BackgroundWorker bgw;
 
-#ifdef OKRA_HAVE_SHMEM_REQUEST_HOOK
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = worker_shmem_request;
-#else
-	RequestAddinShmemSpace(MAXALIGN(sizeof(OkraWorkerShared)));
-#endif
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = worker_shmem_startup;
+	okra_shared_preload();
 
 	memset(&bgw, 0, sizeof(bgw));
 	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
 	bgw.bgw_restart_time = 5;
 	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "okra");
-	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "okra_outbox_worker_main");
-	snprintf(bgw.bgw_name, BGW_MAXLEN, "okra outbox worker");
-	snprintf(bgw.bgw_type, BGW_MAXLEN, "okra outbox worker");
+	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "okra_launcher_main");
+	snprintf(bgw.bgw_name, BGW_MAXLEN, "okra launcher");
+	snprintf(bgw.bgw_type, BGW_MAXLEN, "okra launcher");
 	RegisterBackgroundWorker(&bgw);
+
+	prev_process_utility = ProcessUtility_hook;
+	ProcessUtility_hook = okra_process_utility;
 }
 
 /*
- * Set the worker's latch, if it runs.
+ * DROP DATABASE waits for no one to be connected: stop the database's
+ * okra worker first, and wait (up to 5 s) until it is gone.  The launcher
+ * starts no new one for OKRA_RECHECK_SECS unless woken.
  */
 static void
-wake_worker(void)
+stop_worker_of(const char *dbname)
 {
-	int			procno;
+	Oid			dboid = get_database_oid(dbname, true);
+	int			i;
+	int			tries;
 
-	if (worker_shared == NULL)
+	if (!OidIsValid(dboid) || okra_shared == NULL)
 		return;
-	SpinLockAcquire(&worker_shared->mutex);
-	procno = worker_shared->procno;
-	SpinLockRelease(&worker_shared->mutex);
-	if (procno >= 0)
-		SetLatch(&ProcGlobal->allProcs[procno].procLatch);
+	SpinLockAcquire(&okra_shared->mutex);
+	okra_shared->paused_dboid = dboid;
+	okra_shared->paused_until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+															OKRA_RECHECK_SECS * 1000);
+	SpinLockRelease(&okra_shared->mutex);
+	for (tries = 0; tries < 500; tries++)
+	{
+		pid_t		pid = 0;
+
+		SpinLockAcquire(&okra_shared->mutex);
+		for (i = 0; i < OKRA_MAX_DATABASES; i++)
+			if (okra_shared->db[i].dboid == dboid && okra_shared->db[i].procno >= 0)
+				pid = okra_shared->db[i].pid;
+		SpinLockRelease(&okra_shared->mutex);
+		if (pid == 0)
+			return;
+		if (tries == 0)
+			(void) kill(pid, SIGTERM);
+		pg_usleep(10000);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+static void
+okra_process_utility(OKRA_PROCESS_UTILITY_ARGS)
+{
+	Node	   *stmt = pstmt->utilityStmt;
+
+	if (IsA(stmt, DropdbStmt))
+		stop_worker_of(((DropdbStmt *) stmt)->dbname);
+	if (prev_process_utility)
+		prev_process_utility(OKRA_PROCESS_UTILITY_PASS);
+	else
+		standard_ProcessUtility(OKRA_PROCESS_UTILITY_PASS);
 }
 
 static void
@@ -196,7 +191,7 @@ outbox_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 			if (wake_at_commit)
-				wake_worker();
+				okra_wake_database(MyDatabaseId);
 			wake_at_commit = false;
 			break;
 		case XACT_EVENT_ABORT:
@@ -209,7 +204,8 @@ outbox_xact_callback(XactEvent event, void *arg)
 }
 
 /*
- * okra_outbox_wake(): wake the worker when this transaction commits.
+ * okra_outbox_wake(): wake this database's worker (or the launcher, to
+ * start one) when this transaction commits.
  */
 Datum
 okra_outbox_wake(PG_FUNCTION_ARGS)
@@ -221,125 +217,6 @@ okra_outbox_wake(PG_FUNCTION_ARGS)
 	}
 	wake_at_commit = true;
 	PG_RETURN_VOID();
-}
-
-/*
- * Are calls in this database journaled (okra preloaded, and the worker has
- * started for it)?
- */
-bool
-okra_journal_enabled(void)
-{
-	return worker_shared != NULL && worker_shared->dboid == MyDatabaseId;
-}
-
-/*
- * Journal a synchronous money-moving call (api.c), for the worker to write
- * in its own transaction: kept whatever the caller's transaction does.
- * Only calls in the worker's database are journaled.  Never throws and
- * looks nothing up, so it is safe in a PG_CATCH block.
- */
-void
-okra_journal_append(const char *endpoint, const char *payment_id,
-					bool has_amount, int64 amount, const char *refund_id,
-					int sqlerrcode, long http_status, const char *message,
-					const char *role)
-{
-	OkraJournalEntry *e;
-	bool		lost = false;
-
-	if (!okra_journal_enabled())
-		return;
-	SpinLockAcquire(&worker_shared->mutex);
-	if (worker_shared->head - worker_shared->tail >= OKRA_JOURNAL_SLOTS)
-	{
-		worker_shared->lost++;
-		lost = true;
-	}
-	else
-	{
-		e = &worker_shared->ring[worker_shared->head % OKRA_JOURNAL_SLOTS];
-		memset(e, 0, sizeof(*e));
-		e->dboid = MyDatabaseId;
-		e->called_at = GetCurrentTimestamp();
-		strlcpy(e->endpoint, endpoint, sizeof(e->endpoint));
-		strlcpy(e->payment_id, payment_id ? payment_id : "", sizeof(e->payment_id));
-		if (sqlerrcode != 0)
-			strlcpy(e->sqlstate, unpack_sql_state(sqlerrcode), sizeof(e->sqlstate));
-		e->http_status = (int32) http_status;
-		e->has_amount = has_amount;
-		e->amount = amount;
-		strlcpy(e->refund_id, refund_id ? refund_id : "", sizeof(e->refund_id));
-		strlcpy(NameStr(e->role), role ? role : "", NAMEDATALEN);
-		strlcpy(e->message, message ? message : "", sizeof(e->message));
-		worker_shared->head++;
-	}
-	SpinLockRelease(&worker_shared->mutex);
-	if (lost)
-		ereport(LOG,
-				errmsg("okra journal is full; the call to \"%s\" for payment \"%s\" was not journaled",
-					   endpoint, payment_id ? payment_id : "(none)"),
-				errhint("Check that the okra outbox worker is running."));
-	wake_worker();
-}
-
-/*
- * Write the journal entries waiting in shared memory (inside a
- * transaction); returns how many, for journal_taken() once committed.
- */
-static int
-drain_journal(Oid nsp)
-{
-	int			n = 0;
-
-	for (;;)
-	{
-		OkraJournalEntry e;
-		Datum		args[10];
-		bool		nulls[10] = {false};
-		bool		isnull;
-
-		SpinLockAcquire(&worker_shared->mutex);
-		if (worker_shared->tail + n == worker_shared->head)
-		{
-			SpinLockRelease(&worker_shared->mutex);
-			break;
-		}
-		e = worker_shared->ring[(worker_shared->tail + n) % OKRA_JOURNAL_SLOTS];
-		SpinLockRelease(&worker_shared->mutex);
-
-		args[0] = TimestampTzGetDatum(e.called_at);
-		args[1] = CStringGetTextDatum(e.endpoint);
-		args[2] = CStringGetTextDatum(e.payment_id);
-		nulls[2] = (e.payment_id[0] == '\0');
-		args[3] = Int64GetDatum(e.amount);
-		nulls[3] = !e.has_amount;
-		args[4] = CStringGetTextDatum(e.refund_id);
-		nulls[4] = (e.refund_id[0] == '\0');
-		args[5] = CStringGetTextDatum(e.sqlstate);
-		nulls[5] = (e.sqlstate[0] == '\0');
-		args[6] = Int32GetDatum(e.http_status);
-		nulls[6] = (e.http_status == 0);
-		args[7] = CStringGetTextDatum(e.message);
-		nulls[7] = (e.message[0] == '\0');
-		args[8] = NameGetDatum(&e.role);
-		args[9] = TimestampTzGetDatum(GetCurrentTimestamp());
-		(void) okra_ledger_call_in(nsp, "okra_journal_record", 10, args, nulls,
-								   &isnull);
-		n++;
-	}
-	return n;
-}
-
-/*
- * The first n journal entries are committed: free their slots.
- */
-static void
-journal_taken(int n)
-{
-	SpinLockAcquire(&worker_shared->mutex);
-	worker_shared->tail += n;
-	SpinLockRelease(&worker_shared->mutex);
 }
 
 /*
@@ -366,87 +243,337 @@ extension_schema(Oid ext)
 }
 
 /*
- * When the worker exits: nobody to wake.
+ * okra's schema in this database, or InvalidOid; in a transaction.
+ */
+static Oid
+okra_schema_here(void)
+{
+	Oid			ext = get_extension_oid("okra", true);
+
+	return OidIsValid(ext) ? extension_schema(ext) : InvalidOid;
+}
+
+/*
+ * The launcher: merge pg_database into dbs (n of them), return the new n.
+ */
+static int
+list_databases(LauncherDb **dbs, int n)
+{
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+	int			i;
+
+	for (i = 0; i < n; i++)
+		(*dbs)[i].seen = false;
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(rel, 0, NULL);
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		Form_pg_database d = (Form_pg_database) GETSTRUCT(tup);
+
+		if (!d->datallowconn || d->datistemplate)
+			continue;
+		for (i = 0; i < n && (*dbs)[i].dboid != d->oid; i++)
+			;
+		if (i == n)
+		{
+			MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+			*dbs = repalloc(*dbs, sizeof(LauncherDb) * (n + 1));
+			MemoryContextSwitchTo(old);
+			memset(&(*dbs)[n], 0, sizeof(LauncherDb));
+			(*dbs)[n].dboid = d->oid;
+			n++;
+		}
+		(*dbs)[i].seen = true;
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+
+	/* forget dropped databases whose worker is gone */
+	for (i = 0; i < n;)
+	{
+		pid_t		pid;
+
+		if (!(*dbs)[i].seen &&
+			((*dbs)[i].handle == NULL ||
+			 GetBackgroundWorkerPid((*dbs)[i].handle, &pid) == BGWH_STOPPED))
+			(*dbs)[i] = (*dbs)[--n];
+		else
+			i++;
+	}
+	return n;
+}
+
+/*
+ * The launcher: start db's worker unless one runs or it is not yet time.
+ */
+static void
+start_worker(LauncherDb *db)
+{
+	BackgroundWorker bgw;
+	pid_t		pid;
+	TimestampTz now = GetCurrentTimestamp();
+	bool		paused;
+
+	if (db->handle != NULL &&
+		GetBackgroundWorkerPid(db->handle, &pid) != BGWH_STOPPED)
+		return;
+	if (now < db->next_start)
+		return;
+	SpinLockAcquire(&okra_shared->mutex);
+	paused = (okra_shared->paused_dboid == db->dboid &&
+			  now < okra_shared->paused_until);
+	SpinLockRelease(&okra_shared->mutex);
+	if (paused)
+		return;
+	if (db->handle != NULL)
+	{
+		pfree(db->handle);
+		db->handle = NULL;
+	}
+	memset(&bgw, 0, sizeof(bgw));
+	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	bgw.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "okra");
+	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "okra_outbox_worker_main");
+	snprintf(bgw.bgw_name, BGW_MAXLEN, "okra worker %u", db->dboid);
+	snprintf(bgw.bgw_type, BGW_MAXLEN, "okra worker");
+	bgw.bgw_main_arg = ObjectIdGetDatum(db->dboid);
+	bgw.bgw_notify_pid = MyProcPid;
+	if (!RegisterDynamicBackgroundWorker(&bgw, &db->handle))
+	{
+		db->handle = NULL;
+		ereport(LOG,
+				errmsg("okra launcher could not start a worker for database %u",
+					   db->dboid),
+				errhint("Raise max_worker_processes: okra needs one per database where it is installed, plus its launcher."));
+	}
+	db->next_start = TimestampTzPlusMilliseconds(now, OKRA_RECHECK_SECS * 1000);
+}
+
+/*
+ * The launcher's main loop.
+ */
+void
+okra_launcher_main(Datum arg)
+{
+	LauncherDb *dbs;
+	int			n = 0;
+	int			i;
+	bool		woken;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+	dbs = MemoryContextAllocZero(TopMemoryContext, sizeof(LauncherDb));
+
+	SpinLockAcquire(&okra_shared->mutex);
+	okra_shared->launcher_procno = MyProc->pgprocno;
+	SpinLockRelease(&okra_shared->mutex);
+	ereport(LOG, errmsg("okra launcher started"));
+
+	for (;;)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		ResetLatch(MyLatch);
+		/* woken by a backend: okra may just have been installed somewhere */
+		SpinLockAcquire(&okra_shared->mutex);
+		woken = okra_shared->launcher_wake;
+		okra_shared->launcher_wake = false;
+		SpinLockRelease(&okra_shared->mutex);
+		n = list_databases(&dbs, n);
+		for (i = 0; i < n; i++)
+		{
+			if (woken && okra_slot_of(dbs[i].dboid) < 0)
+				dbs[i].next_start = 0;
+			if (dbs[i].seen)
+				start_worker(&dbs[i]);
+		}
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 okra_outbox_poll_interval, PG_WAIT_EXTENSION);
+	}
+}
+
+/*
+ * When a database's worker exits: its slot keeps the ring (for the next
+ * worker of the database) but nobody is there to wake.
  */
 static void
 worker_detach(int code, Datum arg)
 {
-	SpinLockAcquire(&worker_shared->mutex);
-	worker_shared->procno = -1;
-	worker_shared->pid = 0;
-	SpinLockRelease(&worker_shared->mutex);
+	if (my_slot < 0)
+		return;
+	SpinLockAcquire(&okra_shared->mutex);
+	okra_shared->db[my_slot].procno = -1;
+	okra_shared->db[my_slot].pid = 0;
+	SpinLockRelease(&okra_shared->mutex);
+	my_slot = -1;
 }
 
 /*
- * One round: the journal, then outbox steps until nothing is due.  The
- * extension may not be installed (yet): then nothing.
+ * Take this database's slot: the one it had (whose ring may still hold
+ * messages), else a free one.  False if all are taken.
+ */
+static bool
+claim_slot(void)
+{
+	int			i;
+	int			free_slot = -1;
+
+	SpinLockAcquire(&okra_shared->mutex);
+	for (i = 0; i < OKRA_MAX_DATABASES; i++)
+	{
+		OkraDbSlot *s = &okra_shared->db[i];
+
+		if (s->dboid == MyDatabaseId)
+			break;
+		if (free_slot < 0 && s->procno < 0 &&
+			(s->dboid == InvalidOid || s->head == s->tail))
+			free_slot = i;
+	}
+	if (i == OKRA_MAX_DATABASES)
+		i = free_slot;
+	if (i >= 0)
+	{
+		OkraDbSlot *s = &okra_shared->db[i];
+
+		if (s->procno >= 0)
+			i = -1;				/* another worker serves it */
+		else
+		{
+			if (s->dboid != MyDatabaseId)
+			{
+				s->dboid = MyDatabaseId;
+				s->head = s->tail = s->lost = 0;
+			}
+			s->procno = MyProc->pgprocno;
+			s->pid = MyProcPid;
+		}
+	}
+	SpinLockRelease(&okra_shared->mutex);
+	my_slot = i;
+	return i >= 0;
+}
+
+/*
+ * Called by the transfer loop of an outbox batch (outside any
+ * transaction): write the journal, so that synchronous calls do not wait
+ * behind the batch.
  */
 static void
-worker_cycle(void)
+write_journal_between_polls(void)
 {
-	Oid			nsp = InvalidOid;
-	Oid			ext;
-	int			journaled = 0;
-
-	okra_xact_begin(false);
-	pgstat_report_activity(STATE_RUNNING, "okra outbox: journal");
-	ext = get_extension_oid("okra", true);
-	if (OidIsValid(ext))
-	{
-		nsp = extension_schema(ext);
-		journaled = drain_journal(nsp);
-	}
-	okra_xact_commit(false);
-	journal_taken(journaled);
-
-	if (!OidIsValid(nsp))
-		return;
-	pgstat_report_activity(STATE_RUNNING, "okra outbox: sending");
-	MemoryContextSwitchTo(worker_cxt);
-	while (okra_outbox_step(nsp, false) > 0)
-		CHECK_FOR_INTERRUPTS();
-	pgstat_report_activity(STATE_IDLE, NULL);
+	if (my_slot >= 0 && !IsTransactionState() && okra_journal_pending(my_slot))
+		okra_journal_write(my_slot, my_nsp);
 }
 
 /*
- * The worker's main loop.
+ * One round: the journal, then outbox steps until nothing is due.  False
+ * once okra is no longer installed here.
+ */
+static bool
+worker_cycle(void)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	my_nsp = okra_schema_here();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	if (!OidIsValid(my_nsp))
+		return false;
+
+	pgstat_report_activity(STATE_RUNNING, "okra: journal");
+	MemoryContextSwitchTo(worker_cxt);
+	okra_journal_write(my_slot, my_nsp);
+	pgstat_report_activity(STATE_RUNNING, "okra: outbox");
+	MemoryContextSwitchTo(worker_cxt);
+	while (okra_outbox_step(my_nsp, false) > 0)
+	{
+		CHECK_FOR_INTERRUPTS();
+		okra_journal_write(my_slot, my_nsp);
+		MemoryContextSwitchTo(worker_cxt);
+	}
+	okra_journal_write(my_slot, my_nsp);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return true;
+}
+
+/*
+ * After an error ends a round: log it and carry on, without spinning.
+ */
+static void
+worker_error_recovery(void)
+{
+	HOLD_INTERRUPTS();
+	EmitErrorReport();
+	AbortOutOfAnyTransaction();
+	FlushErrorState();
+	MemoryContextSwitchTo(TopMemoryContext);
+	RESUME_INTERRUPTS();
+	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					 Min(okra_outbox_poll_interval, 1000), PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+}
+
+/*
+ * A database's worker: main loop.
  */
 void
 okra_outbox_worker_main(Datum arg)
 {
 	sigjmp_buf	local_sigjmp_buf;
+	Oid			dboid = DatumGetObjectId(arg);
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(okra_outbox_database, NULL, 0);
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	/* its commits are promises made before sending: durable, always */
+	SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
 
-	SpinLockAcquire(&worker_shared->mutex);
-	worker_shared->procno = MyProc->pgprocno;
-	worker_shared->pid = MyProcPid;
-	worker_shared->dboid = MyDatabaseId;
-	SpinLockRelease(&worker_shared->mutex);
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	my_nsp = okra_schema_here();
+	my_dbname = MemoryContextStrdup(TopMemoryContext,
+									get_database_name(MyDatabaseId));
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	if (!OidIsValid(my_nsp))
+		proc_exit(0);			/* no okra here (yet) */
+
 	before_shmem_exit(worker_detach, (Datum) 0);
-	worker_cxt = AllocSetContextCreate(TopMemoryContext, "okra outbox worker",
-									   ALLOCSET_DEFAULT_SIZES);
-	ereport(LOG,
-			errmsg("okra outbox worker started for database \"%s\"",
-				   okra_outbox_database));
-
-	/* an error ends the round, not the worker: log it and carry on */
-	if (sigsetjmp(local_sigjmp_buf, 1) != 0)
+	if (!claim_slot())
 	{
-		HOLD_INTERRUPTS();
-		EmitErrorReport();
-		AbortOutOfAnyTransaction();
-		FlushErrorState();
-		MemoryContextSwitchTo(TopMemoryContext);
-		RESUME_INTERRUPTS();
-		/* do not spin on a persistent error */
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 okra_outbox_poll_interval, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
+		ereport(LOG,
+				errmsg("okra serves at most %d databases; database %u is not served",
+					   OKRA_MAX_DATABASES, dboid));
+		proc_exit(0);
 	}
+	worker_cxt = AllocSetContextCreate(TopMemoryContext, "okra worker",
+									   ALLOCSET_DEFAULT_SIZES);
+	okra_http_between_polls(write_journal_between_polls, OKRA_WORKER_POLL_MS);
+	ereport(LOG,
+			errmsg("okra worker started for database \"%s\"", my_dbname));
+
+	/* an error ends the round, not the worker */
+	if (sigsetjmp(local_sigjmp_buf, 1) != 0)
+		worker_error_recovery();
 	PG_exception_stack = &local_sigjmp_buf;
 
 	for (;;)
@@ -459,7 +586,16 @@ okra_outbox_worker_main(Datum arg)
 		}
 		ResetLatch(MyLatch);
 		MemoryContextReset(worker_cxt);
-		worker_cycle();
+		if (!worker_cycle())
+		{
+			ereport(LOG,
+					errmsg("okra worker for database \"%s\" exits: okra is not installed there",
+						   my_dbname));
+			proc_exit(0);
+		}
+		/* the journal is written as soon as a backend puts something */
+		if (okra_journal_pending(my_slot))
+			continue;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 okra_outbox_poll_interval, PG_WAIT_EXTENSION);
 	}
@@ -483,11 +619,16 @@ okra_outbox_worker_state(PG_FUNCTION_ARGS)
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
-	if (worker_shared != NULL)
+	if (okra_shared != NULL)
 	{
-		SpinLockAcquire(&worker_shared->mutex);
-		pid = worker_shared->procno >= 0 ? worker_shared->pid : 0;
-		SpinLockRelease(&worker_shared->mutex);
+		int			i;
+
+		SpinLockAcquire(&okra_shared->mutex);
+		for (i = 0; i < OKRA_MAX_DATABASES; i++)
+			if (okra_shared->db[i].dboid == MyDatabaseId &&
+				okra_shared->db[i].procno >= 0)
+				pid = okra_shared->db[i].pid;
+		SpinLockRelease(&okra_shared->mutex);
 	}
 	/* in a subtransaction: only whether it worked is shown, never why */
 	BeginInternalSubTransaction(NULL);
@@ -514,9 +655,9 @@ okra_outbox_worker_state(PG_FUNCTION_ARGS)
 	values[0] = BoolGetDatum(pid != 0);
 	values[1] = Int32GetDatum(pid);
 	nulls[1] = (pid == 0);
-	values[2] = CStringGetTextDatum(okra_outbox_database ? okra_outbox_database : "");
-	nulls[2] = (worker_shared == NULL);
-	values[3] = BoolGetDatum(worker_shared != NULL);
+	values[2] = CStringGetTextDatum(get_database_name(MyDatabaseId));
+	nulls[2] = (pid == 0);
+	values[3] = BoolGetDatum(okra_shared != NULL);
 	values[4] = BoolGetDatum(key_ok);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc),
 													  values, nulls)));

@@ -22,11 +22,19 @@ SELECT r.amount AS refunded_now, v.status AS refund_payment_status
 
 \echo '-- 5. A third refund is refused (the ledger knows the payment is refunded in full,'
 \echo '--    so nothing is sent); catch exactly that case by its SQLSTATE, as for Okra''s own.'
+\echo '--    The detail tells a local refusal ("Nothing was sent to Okra.") from Okra''s.'
 DO $$
+DECLARE
+	detail	text;
 BEGIN
 	PERFORM okra_refund('5f88ebf63103d912f1d4baca');
 EXCEPTION WHEN SQLSTATE 'OK001' THEN
-	RAISE NOTICE 'okra said: % (SQLSTATE %)', SQLERRM, SQLSTATE;
+	GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+	IF detail LIKE '%Nothing was sent to Okra.%' THEN
+		RAISE NOTICE 'refused by okra''s ledger, nothing sent: % (SQLSTATE %)', SQLERRM, SQLSTATE;
+	ELSE
+		RAISE NOTICE 'Okra refused it: % (SQLSTATE %)', SQLERRM, SQLSTATE;
+	END IF;
 END
 $$;
 

@@ -26,7 +26,7 @@ echo "== okra-sandbox suite"
 bash test/sandbox/tests/run.sh 2>&1 | tee -a "$results"
 
 echo "== extension suites (throwaway PostgreSQL 15)"
-pg_virtualenv -t -v 15 -o "shared_preload_libraries=pg_cron" -o "cron.database_name=postgres" -o "cron.use_background_workers=on" \
+pg_virtualenv -t -v 15 -o "shared_preload_libraries=pg_cron,okra" -o "cron.database_name=postgres" -o "cron.use_background_workers=on" \
 	bash test/run-pg.sh 2>&1 | tee -a "$results"
 
 echo "== the README's demo (demo.sh)"

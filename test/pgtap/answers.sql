@@ -35,7 +35,7 @@ SELECT is((pg_temp.err($$SELECT okra_verify('64a000000000000000000001')$$)).stat
 \! ctl POST faults '{"kind": "status", "status": 200, "route": "pay/refund", "body": "{\"status\":\"success\",\"message\":\"ok\",\"data\":{\"refund\":{\"_id\":\"64b000000000000000000001\",\"payment\":\"64a000000000000000000001\",\"amount\":1,\"status\":\"initiated\",\"reason\":\"x\\u0000y\"}}}"}' >/dev/null
 CREATE TEMP TABLE e1 AS SELECT * FROM pg_temp.err($$SELECT okra_refund('64a000000000000000000001', 1)$$);
 SELECT is((SELECT state FROM e1), 'OK011', 'a refund answer with \u0000: OK011');
-SELECT matches((SELECT coalesce(hint, '') FROM e1), 'okra_verify', '... with the hint to verify first (the refund may have happened)');
+SELECT matches((SELECT coalesce(hint, '') FROM e1), 'okra_journal_resolve', '... with the hint that the refund may have happened, and what settles it');
 \! ctl POST faults '{"kind": "status", "status": 200, "route": "pay/list", "body": "{\"status\":\"success\",\"message\":\"ok\",\"data\":{\"x\":\"\\u0000\"}}"}' >/dev/null
 SELECT is((pg_temp.err($$SELECT okra_request('pay/list')$$)).state, 'OK011', 'okra_request answer with \u0000: OK011');
 

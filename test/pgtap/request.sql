@@ -22,7 +22,7 @@ SELECT (r #>> '{data,payment,id}') AS new_id FROM ini \gset
 SELECT is((SELECT row(payment_id, status, amount) FROM okra_verify(:'new_id')),
 	row(:'new_id'::text, 'initialize'::text, 5000::bigint), 'the initiated payment verifies');
 
--- pay/get/id and pay/get/Id
+-- pay/get/id (pay/get/Id, the older SDKs' spelling, is refused: test/pgtap/endpoints.sql)
 CREATE TEMP TABLE one AS
 SELECT okra_request('pay/get/id', jsonb_build_object('payment_id', :'new_id')) AS r;
 SELECT is((SELECT r #>> '{data,payment,id}' FROM one), :'new_id', 'pay/get/id: the payment');
@@ -30,8 +30,9 @@ SELECT is((SELECT r ->> 'message' FROM one), 'Payment successfully retrieved.', 
 SELECT is((SELECT r #> '{data,payment}' FROM one),
 	(SELECT r #> '{data,payment}' FROM ini) || '{"response_status": "pending"}'::jsonb,
 	'pay/get/id: the initiate shape plus response_status');
-SELECT is(okra_request('pay/get/Id', '{"payment_id": "64a000000000000000000010"}') #>> '{data,payment,response_status}',
-	'success', 'pay/get/Id (the older SDKs'' spelling) works too');
+SELECT throws_ok($$SELECT okra_request('pay/get/Id', '{"payment_id": "64a000000000000000000010"}')$$,
+	'22023', 'invalid Okra API endpoint: "pay/get/Id"',
+	'pay/get/Id (the older SDKs'' spelling) is refused: endpoints are lower case (pay/get/id)');
 
 -- pay/list: every payment of the merchant, newest first, paged
 \set state `ctl GET state`
@@ -80,7 +81,7 @@ SELECT throws_ok($$SELECT okra_request('banks/list')$$, 'OK009',
 -- the endpoints requested, as the sandbox saw them
 \set counters `ctl GET counters`
 SELECT is((SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(:'counters'::jsonb -> 'requests') k),
-	ARRAY['/v2/banks/list', '/v2/pay/get/Id', '/v2/pay/get/id', '/v2/pay/initiate', '/v2/pay/list',
+	ARRAY['/v2/banks/list', '/v2/pay/get/id', '/v2/pay/initiate', '/v2/pay/list',
 	      '/v2/pay/payout', '/v2/pay/verify'],
 	'each call went to base_url + "/" + endpoint');
 

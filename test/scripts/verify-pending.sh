@@ -59,10 +59,11 @@ check "failed calls are in okra_api_calls with their SQLSTATE" \
 check "the pending payments that answered are due in 1 minute, the final one never" \
 	'[ "$(q "SELECT string_agg(payment_id || '"'='"' || coalesce((next_check_at - last_checked_at)::text, '"'never'"'), '"' '"' ORDER BY payment_id)
 		FROM okra_payments WHERE last_error IS NULL AND check_count > 0")" = "64a000000000000000000001=never 64a00000000000000000000a=00:01:00 64a000000000000000000012=00:01:00" ]'
-q "UPDATE okra_payments SET next_check_at = now() WHERE payment_id = '64a0000000000000000000ff'" >/dev/null
+q "UPDATE okra_payments SET next_check_at = now() WHERE payment_id = '64a00000000000000000000b'" >/dev/null
+ctl POST faults '{"kind": "html", "payment_id": "64a00000000000000000000b"}' >/dev/null
 psql -qX -d $db -c "CALL okra_verify_pending()" >/dev/null 2>&1
 check "a second failure in a row waits 2 minutes" \
-	'[ "$(q "SELECT failed_checks || '"' '"' || (next_check_at - now() BETWEEN interval '"'110 s'"' AND interval '"'121 s'"') FROM okra_payments WHERE payment_id = '"'64a0000000000000000000ff'"'")" = "2 true" ]'
+	'[ "$(q "SELECT failed_checks || '"' '"' || (next_check_at - now() BETWEEN interval '"'110 s'"' AND interval '"'121 s'"') FROM okra_payments WHERE payment_id = '"'64a00000000000000000000b'"'")" = "2 true" ]'
 
 # -- stale: pending longer than okra.stale_after is marked, not sent
 ctl POST reset >/dev/null
