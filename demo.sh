@@ -14,7 +14,7 @@ if [ "${1:-}" != "--inside" ]; then
 	okra_install_packages || exit 1
 	okra_build || exit 1
 	echo "== starting a throwaway PostgreSQL 15 (pg_virtualenv)"
-	exec pg_virtualenv -t -v 15 bash "$0" --inside "${1:-}"
+	exec pg_virtualenv -t -v 15 -o shared_preload_libraries=okra bash "$0" --inside "${1:-}"
 fi
 
 # Inside pg_virtualenv: PGHOST, PGPORT, PGUSER point at the new cluster.

@@ -544,7 +544,9 @@ BEGIN
 				CASE p.outcome WHEN 'failed' THEN 'failed' WHEN 'cancelled' THEN 'was cancelled'
 				ELSE 'ended without succeeding' END
 			USING ERRCODE = 'OK003',
-				  DETAIL = format('The ledger records its final status "%s". Nothing was sent to Okra.', p.status),
+				  DETAIL = format('The ledger records its final status "%s"%s. Nothing was sent to Okra.', p.status,
+								  CASE WHEN lower(p.response_status) <> lower(p.status)
+								  THEN format(' with response_status "%s"', p.response_status) ELSE '' END),
 				  HINT = 'Okra would answer "You cannot intiate a refund on a payment that is in progress or failed."';
 	END IF;
 	-- refunds not yet final count as made (the same numbers as okra_refundable)
@@ -1247,12 +1249,15 @@ CREATE FUNCTION @extschema@.okra_journal_outcome(call_key text, finished_at time
 RETURNS void
 LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
-	-- never over a person's settlement
+	-- never over a person's settlement, nor waiting for one in progress
 	UPDATE @extschema@.okra_journal AS j
 	   SET outcome = okra_journal_outcome.outcome, finished_at = okra_journal_outcome.finished_at,
 		   sqlstate = okra_journal_outcome.sqlstate, http_status = okra_journal_outcome.http_status,
 		   refund_id = okra_journal_outcome.refund_id, message = okra_journal_outcome.message
-	 WHERE j.call_key = okra_journal_outcome.call_key AND j.settled_at IS NULL
+	  FROM (SELECT t.journal_id FROM @extschema@.okra_journal AS t
+			 WHERE t.call_key = okra_journal_outcome.call_key AND t.settled_at IS NULL
+			   FOR UPDATE SKIP LOCKED) AS mine
+	 WHERE j.journal_id = mine.journal_id
 $$;
 REVOKE ALL ON FUNCTION @extschema@.okra_journal_outcome(text, timestamptz, text, text, integer, text, text) FROM PUBLIC;
 
@@ -1261,13 +1266,21 @@ REVOKE ALL ON FUNCTION @extschema@.okra_journal_outcome(text, timestamptz, text,
 -- latest snapshot it pushes (journal.c).
 CREATE FUNCTION @extschema@.okra_journal_unsettled(payment_id text)
 RETURNS bigint
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT min(j.journal_id) FROM @extschema@.okra_journal AS j
 	 WHERE j.payment_id = okra_journal_unsettled.payment_id AND j.endpoint = 'pay/refund'
 	   AND (j.outcome IS NULL OR j.outcome = 'unknown')
 $$;
 REVOKE ALL ON FUNCTION @extschema@.okra_journal_unsettled(text) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.okra_journal_flush()
+RETURNS void
+AS 'MODULE_PATHNAME', 'okra_journal_flush'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+REVOKE ALL ON FUNCTION @extschema@.okra_journal_flush() FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.okra_journal_flush() IS
+	'Internal: waits until the okra worker has written what this database''s journal holds.';
 
 -- A person's verdict on a journaled call whose outcome is not known.
 CREATE FUNCTION @extschema@.okra_journal_resolve(journal_id bigint, outcome text, note text DEFAULT NULL)
@@ -1281,6 +1294,8 @@ BEGIN
 		RAISE EXCEPTION 'invalid outcome: "%"', coalesce(outcome, 'NULL')
 			USING ERRCODE = '22023', DETAIL = 'The outcome is succeeded or failed.';
 	END IF;
+	-- an outcome still on its way is written first, and then wins
+	PERFORM @extschema@.okra_journal_flush();
 	UPDATE @extschema@.okra_journal AS t
 	   SET outcome = okra_journal_resolve.outcome, settled_at = clock_timestamp(),
 		   settled_by = session_user,

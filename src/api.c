@@ -286,7 +286,7 @@ journal_outcome(const OkraCall *call, int sqlerrcode)
 		case ERRCODE_OKRA_OUTCOME_UNKNOWN:
 		case ERRCODE_OKRA_INVALID_RESPONSE:
 			return 'u';
-		case ERRCODE_CONNECTION_FAILURE:	/* 08001: surely not sent */
+		case ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION:	/* 08001: not sent */
 		case ERRCODE_QUERY_CANCELED:	/* before anything was sent */
 		case ERRCODE_INVALID_PARAMETER_VALUE:
 		case ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE:

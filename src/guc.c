@@ -137,11 +137,9 @@ okra_define_gucs(void)
 
 	DefineCustomStringVariable("okra.proxy",
 							   "Sets the proxy that requests to an https okra.base_url go through.",
-							   "Empty means no proxy. The proxy environment variables "
-							   "of the server (http_proxy, https_proxy, ALL_PROXY, "
-							   "no_proxy) are never used. A URL with scheme http, "
-							   "https, socks4, socks4a, socks5 or socks5h, a host and "
-							   "an optional port, with no user information.",
+							   "Empty: no proxy; proxy environment variables are never "
+							   "used. An http, https, socks4, socks4a, socks5 or socks5h "
+							   "URL, without user information.",
 							   &okra_proxy,
 							   "",
 							   PGC_SUSET,

@@ -26,6 +26,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
@@ -79,6 +80,9 @@ static void post_outcome(char outcome, int sqlerrcode, long http_status,
 						 const char *refund_id, const char *message);
 static void journal_at_exit(int code, Datum arg);
 static void write_msg(Oid nsp, const OkraJournalMsg *m);
+static void journal_flush(void);
+
+PG_FUNCTION_INFO_V1(okra_journal_flush);
 
 #ifdef OKRA_HAVE_SHMEM_REQUEST_HOOK
 static void
@@ -469,6 +473,37 @@ journal_at_exit(int code, Datum arg)
 }
 
 /*
+ * Wait (up to OKRA_JOURNAL_WAIT_MS) until everything put in this
+ * database's journal so far is written.
+ */
+static void
+journal_flush(void)
+{
+	uint64		last;
+	int			i;
+
+	if (!okra_journal_enabled())
+		return;
+	SpinLockAcquire(&okra_shared->mutex);
+	i = slot_of_locked(MyDatabaseId);
+	last = i >= 0 ? okra_shared->db[i].head : 0;
+	SpinLockRelease(&okra_shared->mutex);
+	if (last > 0)
+		(void) wait_written(last - 1, OKRA_JOURNAL_WAIT_MS);
+}
+
+/*
+ * okra_journal_flush(): journal_flush, for okra_journal_resolve, so that
+ * it settles an entry after its outcome, if any, was written.
+ */
+Datum
+okra_journal_flush(PG_FUNCTION_ARGS)
+{
+	journal_flush();
+	PG_RETURN_VOID();
+}
+
+/*
  * Under the payment's lock, before a refund is sent: refuse it (OK012) if
  * an earlier refund of the payment has an unknown outcome.  Waits for this
  * database's journal to be written first, and reads it with a fresh
@@ -482,18 +517,7 @@ okra_journal_check_unsettled(Oid nsp, const char *payment_id)
 	bool		isnull;
 	Datum		id;
 
-	if (okra_journal_enabled())
-	{
-		uint64		last;
-		int			i;
-
-		SpinLockAcquire(&okra_shared->mutex);
-		i = slot_of_locked(MyDatabaseId);
-		last = i >= 0 ? okra_shared->db[i].head : 0;
-		SpinLockRelease(&okra_shared->mutex);
-		if (last > 0)
-			(void) wait_written(last - 1, OKRA_JOURNAL_WAIT_MS);
-	}
+	journal_flush();
 	PushActiveSnapshot(GetLatestSnapshot());
 	id = okra_ledger_call_in(nsp, "okra_journal_unsettled", 1, &arg, &argnull,
 							 &isnull);

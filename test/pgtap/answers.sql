@@ -26,6 +26,7 @@ SELECT is((pg_temp.err($$SELECT okra_verify('64a000000000000000000001')$$)).stat
 SELECT is((pg_temp.err($$SELECT okra_verify('64a000000000000000000001')$$)).state, 'OK011', 'a boolean amount: OK011');
 \! ctl POST faults '{"kind": "status", "status": 200, "route": "pay/refund", "body": "{\"status\":\"success\",\"message\":\"ok\",\"data\":{\"refund\":{\"_id\":\"64b000000000000000000001\",\"payment\":\"64a000000000000000000001\",\"amount\":-99999999999999999999,\"status\":\"initiated\"}}}"}' >/dev/null
 SELECT is((pg_temp.err($$SELECT okra_refund('64a000000000000000000001', 1)$$)).state, 'OK011', 'refund amount below bigint: OK011');
+SELECT pg_temp.settle_unknown('failed') \g /dev/null
 
 -- a body PostgreSQL's jsonb cannot hold (\u0000, a lone surrogate): OK011
 \! ctl POST faults '{"kind": "status", "status": 200, "body": "{\"status\":\"success\",\"message\":\"a\\u0000b\",\"data\":{\"payment_status\":{\"_id\":\"64a000000000000000000001\",\"amount\":1,\"currency\":\"NGN\",\"status\":\"success\"}}}"}' >/dev/null
@@ -34,6 +35,7 @@ SELECT is((pg_temp.err($$SELECT okra_verify('64a000000000000000000001')$$)).stat
 SELECT is((pg_temp.err($$SELECT okra_verify('64a000000000000000000001')$$)).state, 'OK011', 'verify answer with a lone surrogate: OK011');
 \! ctl POST faults '{"kind": "status", "status": 200, "route": "pay/refund", "body": "{\"status\":\"success\",\"message\":\"ok\",\"data\":{\"refund\":{\"_id\":\"64b000000000000000000001\",\"payment\":\"64a000000000000000000001\",\"amount\":1,\"status\":\"initiated\",\"reason\":\"x\\u0000y\"}}}"}' >/dev/null
 CREATE TEMP TABLE e1 AS SELECT * FROM pg_temp.err($$SELECT okra_refund('64a000000000000000000001', 1)$$);
+SELECT pg_temp.settle_unknown('failed') \g /dev/null
 SELECT is((SELECT state FROM e1), 'OK011', 'a refund answer with \u0000: OK011');
 SELECT matches((SELECT coalesce(hint, '') FROM e1), 'okra_journal_resolve', '... with the hint that the refund may have happened, and what settles it');
 \! ctl POST faults '{"kind": "status", "status": 200, "route": "pay/list", "body": "{\"status\":\"success\",\"message\":\"ok\",\"data\":{\"x\":\"\\u0000\"}}"}' >/dev/null
@@ -43,6 +45,7 @@ SELECT is((pg_temp.err($$SELECT okra_request('pay/list')$$)).state, 'OK011', 'ok
 \! ctl POST faults '{"kind": "status", "status": 200, "route": "pay/refund", "body": "{\"status\":\"success\",\"message\":\"ok\",\"data\":{\"refund\":{\"_id\":\"64b000000000000000000001\",\"payment\":\"64a000000000000000000001\",\"amount\":1,\"status\":\"initiated\",\"created_at\":\"6th March 2021\"}}}"}' >/dev/null
 SELECT ok((pg_temp.err($$SELECT okra_refund('64a000000000000000000001', 1)$$)).state IN ('no error', 'OK011'),
 	'an unparsable created_at: the row (created_at NULL) or OK011, not 22007');
+SELECT pg_temp.settle_unknown('failed') \g /dev/null
 -- Okra's own format, with and without milliseconds
 \! ctl POST faults '{"kind": "status", "status": 200, "route": "pay/refund", "body": "{\"status\":\"success\",\"message\":\"ok\",\"data\":{\"refund\":{\"_id\":\"64b000000000000000000001\",\"payment\":\"64a000000000000000000001\",\"amount\":1,\"status\":\"initiated\",\"created_at\":\"2021-03-06T03:06:40.851Z\"}}}"}' >/dev/null
 SELECT is((okra_refund('64a000000000000000000001', 1)).created_at, '2021-03-06 03:06:40.851+00'::timestamptz, 'created_at in Okra''s format');
@@ -67,6 +70,7 @@ SELECT is((SELECT row(status, refund_payment_id, refund_payment_status, wallet_b
 SELECT is((pg_temp.err($$SELECT okra_refund('64a000000000000000000001', 1)$$)).message,
 	'invalid response from Okra API endpoint "pay/refund": the answer is about payment "64a000000000000000000002"',
 	'a refund answer about another payment: OK011');
+SELECT pg_temp.settle_unknown('failed') \g /dev/null
 \! ctl POST faults '{"kind": "status", "status": 200, "route": "pay/refund", "body": "{\"status\":\"success\",\"message\":\"ok\",\"data\":{\"refund\":{\"_id\":\"64b000000000000000000003\",\"amount\":1,\"status\":\"initiated\"}}}"}' >/dev/null
 SELECT is((SELECT payment_id FROM okra_refund('64a000000000000000000001', 1)), '64a000000000000000000001',
 	'a refund answer that names no payment: the payment asked for');

@@ -27,6 +27,7 @@ SELECT throws_ok($$SELECT okra_refund('64a000000000000000000008')$$, 'OK001',
 	'Duplicate request. This payment has already been refunded.', 'OK001 duplicate refund');
 SELECT is((pg_temp.err($$SELECT okra_refund('64a000000000000000000008')$$)).detail,
 	'Okra API endpoint "pay/refund" answered HTTP 400.', 'the detail names the endpoint and HTTP status');
+SELECT pg_temp.settle_unknown('failed') \g /dev/null
 SELECT throws_ok($$SELECT okra_refund('64a000000000000000000006', 1000000)$$, 'OK002',
 	'You cannot intiate a refund for an amount greater than the initial payment.', 'OK002 amount too large');
 SELECT throws_ok($$SELECT okra_refund('64a00000000000000000000e')$$, 'OK003',
@@ -58,6 +59,7 @@ SELECT set_config('okra.api_key_file', :'testdir' || '/wrong.key', true) \g /dev
 SELECT throws_ok($$SELECT okra_verify('64a000000000000000000001')$$, 'OK007', 'Invalid or missing secret key.', 'OK007 wrong key (401)');
 SELECT is((pg_temp.err($$SELECT okra_refund('64a000000000000000000001', 1)$$)).detail,
 	'Okra API endpoint "pay/refund" answered HTTP 401.', 'OK007 detail');
+SELECT pg_temp.settle_unknown('failed') \g /dev/null
 RESET okra.api_key_file;
 \! ctl POST faults '{"kind": "status", "status": 403, "body": "{\"status\":\"error\",\"message\":\"Forbidden.\"}"}' >/dev/null
 SELECT throws_ok($$SELECT okra_verify('64a000000000000000000001')$$, 'OK007', 'Forbidden.', 'OK007 for 403');
@@ -90,8 +92,9 @@ SELECT throws_ok($$SELECT okra_refund('64a000000000000000000001', 1)$$, 'OK009',
 SELECT throws_ok($$SELECT okra_verify('64a000000000000000000001')$$, 'OK010', 'Something went wrong on our side.', 'OK010 HTTP 500');
 SELECT is((pg_temp.err($$SELECT 1$$)).state, 'no error', '(helper sanity)');
 \! ctl POST faults '{"kind": "status", "status": 500}' >/dev/null
-SELECT matches((pg_temp.err($$SELECT okra_refund('64a000000000000000000001', 1)$$)).hint, 'okra_verify',
-	'OK010''s hint says to verify before retrying');
+SELECT matches((pg_temp.err($$SELECT okra_refund('64a000000000000000000001', 1)$$)).hint, 'okra_journal_resolve',
+	'OK010''s hint for a refund says what settles it (okra_verify shows no refunds)');
+SELECT pg_temp.settle_unknown('failed') \g /dev/null
 \! ctl POST faults '{"kind": "timeout503"}' >/dev/null
 SELECT throws_ok($$SELECT okra_verify('64a000000000000000000001')$$, 'OK010',
 	'Our data source has returned a timeout response. Please retry the request.',
@@ -106,6 +109,7 @@ SELECT throws_ok($$SELECT okra_verify('64a000000000000000000001')$$, 'OK010', NU
 SELECT throws_ok($$SELECT okra_verify('64a000000000000000000001')$$, 'OK011', NULL, 'OK011 non-JSON 200');
 \! ctl POST faults '{"kind": "status", "status": 200, "body": "{\"status\":\"success\",\"data\":{\"payment\":{}}}"}' >/dev/null
 SELECT throws_ok($$SELECT okra_refund('64a000000000000000000001', 1)$$, 'OK011', NULL, 'OK011 refund answer of the wrong shape');
+SELECT pg_temp.settle_unknown('failed') \g /dev/null
 \! ctl POST faults '{"kind": "status", "status": 200, "body": "{\"status\":\"success\",\"data\":[]}"}' >/dev/null
 SELECT throws_ok($$SELECT okra_verify('64a000000000000000000001')$$, 'OK011', NULL, 'OK011 data is not an object');
 \! ctl POST faults '{"kind": "status", "status": 200, "body": ""}' >/dev/null

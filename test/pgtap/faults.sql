@@ -19,6 +19,7 @@ SELECT okra_verify('64a000000000000000000009') \g /dev/null
 \! ctl POST faults '{"kind": "after_status", "route": "pay/refund"}' >/dev/null
 SELECT throws_ok($$SELECT okra_refund('64a000000000000000000009', 1000)$$, 'OK010', NULL,
 	'after_status 500: OK010');
+SELECT pg_temp.settle_unknown('succeeded') \g /dev/null
 \set counters `ctl GET counters`
 SELECT is(:'counters'::jsonb #> '{refunds,64a000000000000000000009}',
 	'{"count": 1, "total": 1000, "amounts": [1000]}'::jsonb, 'the refund executed exactly once');
@@ -32,6 +33,7 @@ SELECT okra_verify('64a000000000000000000009') \g /dev/null
 \! ctl POST faults '{"kind": "after_drop", "route": "pay/refund"}' >/dev/null
 SELECT throws_ok($$SELECT okra_refund('64a000000000000000000009', 2000)$$, 'OK010', NULL,
 	'after_drop: OK010');
+SELECT pg_temp.settle_unknown('succeeded') \g /dev/null
 \set counters `ctl GET counters`
 SELECT is(:'counters'::jsonb #> '{refunds,64a000000000000000000009}',
 	'{"count": 3, "total": 3500, "amounts": [1000, 500, 2000]}'::jsonb,
@@ -41,6 +43,7 @@ SELECT is((okra_verify('64a000000000000000000009')).status, 'success', 'okra_ver
 -- and again, on the connection opened after the last drop
 \! ctl POST faults '{"kind": "after_drop", "route": "pay/refund"}' >/dev/null
 SELECT throws_ok($$SELECT okra_refund('64a000000000000000000001', 100)$$, 'OK010', NULL, 'after_drop again: OK010');
+SELECT pg_temp.settle_unknown('succeeded') \g /dev/null
 \set counters `ctl GET counters`
 SELECT is((:'counters'::jsonb #>> '{refunds,64a000000000000000000001,count}')::int, 1, 'executed once');
 
@@ -48,6 +51,7 @@ SELECT is((:'counters'::jsonb #>> '{refunds,64a000000000000000000001,count}')::i
 SET LOCAL okra.request_timeout = '500ms';
 \! ctl POST faults '{"kind": "after_hang", "route": "pay/refund", "ms": 2000}' >/dev/null
 CREATE TEMP TABLE t_after_hang AS SELECT * FROM pg_temp.timed($$SELECT okra_refund('64a000000000000000000002', 100)$$);
+SELECT pg_temp.settle_unknown('succeeded') \g /dev/null
 SELECT is((SELECT state FROM t_after_hang), 'OK010', 'after_hang: OK010 at okra.request_timeout');
 SELECT ok((SELECT elapsed BETWEEN '0.4 s' AND '2 s' FROM t_after_hang), 'after_hang: within about okra.request_timeout');
 \set counters `ctl GET counters`
@@ -57,6 +61,7 @@ SELECT is((:'counters'::jsonb #>> '{refunds,64a000000000000000000002,count}')::i
 \! ctl POST faults '{"kind": "hang", "ms": 2000}' >/dev/null
 CREATE TEMP TABLE stall_start AS SELECT clock_timestamp() AS t;
 CREATE TEMP TABLE t_hang AS SELECT * FROM pg_temp.timed($$SELECT okra_refund('64a000000000000000000003', 100)$$);
+SELECT pg_temp.settle_unknown('failed') \g /dev/null
 SELECT is((SELECT state FROM t_hang), 'OK010', 'hang: OK010 at okra.request_timeout');
 SELECT ok((SELECT elapsed BETWEEN '0.4 s' AND '2 s' FROM t_hang), 'hang: within about okra.request_timeout');
 -- a slow but complete answer within the timeout is fine; a trickle past it is not
@@ -72,16 +77,19 @@ SELECT is((okra_verify('64a000000000000000000003')).amount, 50000::bigint, 'a fa
 -- answers cut short: truncated, reset, dropped before executing
 \! ctl POST faults '{"kind": "truncate", "route": "pay/refund"}' >/dev/null
 SELECT throws_ok($$SELECT okra_refund('64a000000000000000000004', 100)$$, 'OK010', NULL, 'truncate: OK010');
+SELECT pg_temp.settle_unknown('succeeded') \g /dev/null
 \! ctl POST faults '{"kind": "truncate", "bytes": 0}' >/dev/null
 SELECT throws_ok($$SELECT okra_verify('64a000000000000000000004')$$, 'OK010', NULL, 'truncate to 0 bytes: OK010');
 \! ctl POST faults '{"kind": "reset", "route": "pay/refund"}' >/dev/null
 SELECT throws_ok($$SELECT okra_refund('64a000000000000000000004', 100)$$, 'OK010', NULL, 'reset: OK010');
+SELECT pg_temp.settle_unknown('succeeded') \g /dev/null
 \! ctl POST faults '{"kind": "reset", "bytes": 0}' >/dev/null
 SELECT throws_ok($$SELECT okra_verify('64a000000000000000000004')$$, 'OK010', NULL, 'reset before any byte: OK010');
 \! ctl POST faults '{"kind": "html"}' >/dev/null
 SELECT throws_ok($$SELECT okra_verify('64a000000000000000000004')$$, 'OK010', NULL, 'HTML 502: OK010');
 \! ctl POST faults '{"kind": "timeout503"}' >/dev/null
 SELECT throws_ok($$SELECT okra_refund('64a000000000000000000004', 100)$$, 'OK010', NULL, 'Okra''s 503: OK010');
+SELECT pg_temp.settle_unknown('failed') \g /dev/null
 SELECT is((okra_verify('64a000000000000000000004')).status, 'success', 'the session works after every fault');
 
 -- oversized answers: OK011, at exactly okra.max_response_size + 1
@@ -99,6 +107,7 @@ SELECT ok((SELECT elapsed < '2 s' FROM t_big), 'and it is not read to the end');
 RESET okra.max_response_size;
 \! ctl POST faults '{"kind": "size", "bytes": 1048577, "route": "pay/refund"}' >/dev/null
 SELECT throws_ok($$SELECT okra_refund('64a000000000000000000004', 100)$$, 'OK011', NULL, 'default 1MB cap: OK011');
+SELECT pg_temp.settle_unknown('failed') \g /dev/null
 SELECT is((okra_verify('64a000000000000000000004')).status, 'success', 'the session works after oversized answers');
 
 -- what executed in all (the sandbox's ledger): the lost refunds and the

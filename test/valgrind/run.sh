@@ -137,11 +137,11 @@ if ! runuser -u postgres -- "$PGBIN/initdb" -D "$work/data" -A trust -U postgres
 	finish
 fi
 port=$((50000 + $$ % 10000))
-preload=""
-# like test/run-all.sh, preload pg_cron, but only when a test uses it: its
-# launcher is one more process under valgrind
+# like test/run-all.sh: okra preloaded (its launcher and workers run under
+# valgrind too), and pg_cron only when a test uses it
+preload="shared_preload_libraries = 'okra'"
 if grep -rqil 'cron\.' test/sql test/pgtap test/scripts 2>/dev/null; then
-	preload="shared_preload_libraries = 'pg_cron'
+	preload="shared_preload_libraries = 'pg_cron,okra'
 cron.database_name = 'postgres'"
 fi
 cat >>"$work/data/postgresql.conf" <<EOF
