@@ -32,6 +32,7 @@
 
 #include "api.h"
 #include "compat.h"
+#include "contract.h"
 #include "http.h"
 #include "journal.h"
 #include "ledger.h"
@@ -312,6 +313,8 @@ logged_call(FunctionCallInfo fcinfo, OkraCall *call, OkraCallBody fn)
 	MemoryContext cxt = CurrentMemoryContext;
 	volatile Datum result = (Datum) 0;
 
+	/* the SQL objects match this library before anything is sent */
+	okra_contract_check(okra_ledger_schema(fcinfo));
 	if (okra_endpoint_is_read_only(call->endpoint))
 		return fn(fcinfo, call);
 	okra_journal_require(call->endpoint);
@@ -588,10 +591,12 @@ okra_refund(PG_FUNCTION_ARGS)
 	call.amount = amount;
 
 	/*
-	 * The payment stays locked until the end of the caller's transaction;
-	 * under that lock, no earlier refund of it may have an unknown outcome.
+	 * No earlier refund of the payment may have an unknown outcome: checked
+	 * first (for that message rather than the guard's), and again under
+	 * the payment's lock, which stays until the end of the transaction.
 	 */
 	okra_journal_require(call.endpoint);
+	okra_journal_check_unsettled(okra_ledger_schema(fcinfo), call.payment_id);
 	okra_ledger_guard_refund(fcinfo, call.payment_id, has_amount, amount);
 	okra_journal_check_unsettled(okra_ledger_schema(fcinfo), call.payment_id);
 	return logged_call(fcinfo, &call, refund_send);

@@ -9,15 +9,17 @@
  * functions that belong to the okra extension (pg_depend, deptype 'e'):
  * a function some other role created in the extension's schema is never
  * chosen, and an overload of the same name cannot make the lookup
- * ambiguous.  The OIDs are cached per backend and forgotten whenever
- * pg_proc or pg_type changes.
+ * ambiguous.  The OIDs are cached per backend and forgotten when one of
+ * the cached functions changes (a syscache invalidation callback); only
+ * the extension's owner can add a function to it.
  *
  * The C code passes arguments and reads or builds rows by position.  The
- * first lookup in a schema therefore checks the contract below once: every
- * function listed has exactly these argument and result types, and every
- * row type these columns, in this order.  When they differ (a library
- * newer or older than the extension's SQL objects), every call fails with
- * an internal error saying so, before anything is sent to Okra.
+ * first lookup in a schema therefore checks the contract below once (again
+ * after a listed function or row type changes): every function listed has
+ * exactly these argument and result types, and every row type these
+ * columns, in this order.  When they differ (a library newer or older than
+ * the extension's SQL objects), every lookup fails with an internal error
+ * saying so; okra_refund meets it in its guard, before anything is sent.
  *
  *-------------------------------------------------------------------------
  */
@@ -83,6 +85,7 @@ typedef struct ContractKey
 	char		name[NAMEDATALEN];
 } ContractKey;
 
+/* A cached lookup */
 typedef struct ContractEntry
 {
 	ContractKey key;
@@ -115,6 +118,12 @@ static const ContractFunction contract_functions[] = {
 	 {"int8", "int4", "text", "text", "text", "int4", "timestamptz",
 	  "timestamptz", "text", "okra_refund", "okra_payment", "jsonb", "int4",
 	  "bool"}, "text"},
+	/* journal.c: write_msg() and okra_journal_check_unsettled() */
+	{"okra_journal_intent", 6,
+	 {"text", "timestamptz", "text", "text", "int8", "name"}, "void"},
+	{"okra_journal_outcome", 7,
+	 {"text", "timestamptz", "text", "text", "int4", "text", "text"}, "void"},
+	{"okra_journal_unsettled", 1, {"text"}, "int8"},
 };
 
 static const ContractRowType contract_rowtypes[] = {
@@ -132,10 +141,11 @@ static const ContractRowType contract_rowtypes[] = {
 	  {"wallet_balance", "int8"}, {"message", "text"},
 	  {"created_at", "timestamptz"}, {"response", "jsonb"}}},
 	/* outbox.c: item_from_claim() */
-	{"okra_outbox_claimed", 9,
+	{"okra_outbox_claimed", 10,
 	 {{"request_id", "int8"}, {"mode", "text"}, {"kind", "text"},
 	  {"payment_id", "text"}, {"amount", "int8"}, {"reason", "text"},
-	  {"account", "text"}, {"attempt", "int4"}, {"resend", "bool"}}},
+	  {"account", "text"}, {"attempt", "int4"}, {"resend", "bool"},
+	  {"idempotency_key", "text"}}},
 };
 
 #define CONTRACT_NROWTYPES	lengthof(contract_rowtypes)

@@ -96,9 +96,8 @@ okra_define_gucs(void)
 
 	DefineCustomBoolVariable("okra.allow_unjournaled",
 							 "Allows money-moving calls that cannot be journaled first.",
-							 "Off: okra_refund, okra_cancel and okra_request to an endpoint "
-							 "that may move money are refused, with nothing sent, unless an "
-							 "okra worker journals them (okra preloaded).",
+							 "Off: a money-moving call that no okra worker can journal "
+							 "first is refused, and nothing is sent.",
 							 &okra_allow_unjournaled,
 							 false,
 							 PGC_SUSET,

@@ -26,6 +26,7 @@
 #include "nodes/parsenodes.h"
 #include "utils/builtins.h"
 #include "funcapi.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -112,7 +113,10 @@ okra_procedure_begin(FunctionCallInfo fcinfo, const char *name, const char *why)
 
 /*
  * A transaction to call okra's internal functions in, with a snapshot: in
- * a procedure the current one, in a background worker a new one.
+ * a procedure the current one, in a background worker a new one.  It
+ * commits with synchronous_commit = on whatever the session or the server
+ * says: the outbox claims a request in one before sending it, and records
+ * the answer in the next.
  */
 void
 okra_xact_begin(bool in_procedure)
@@ -122,6 +126,8 @@ okra_xact_begin(bool in_procedure)
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
 	}
+	(void) set_config_option("synchronous_commit", "on", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
 	PushActiveSnapshot(GetTransactionSnapshot());
 }
 

@@ -20,7 +20,6 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
-#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -80,6 +79,7 @@ item_from_claim(OutboxItem *item, HeapTupleHeader row)
 	bool		has_amount;
 	int64		amount = 0;
 	Datum		d;
+	char	   *key;
 
 	item->request_id = DatumGetInt64(GetAttributeByNum(row, 1, &isnull));
 	item->check = strcmp(TextDatumGetCString(GetAttributeByNum(row, 2, &isnull)), "check") == 0;
@@ -97,6 +97,7 @@ item_from_claim(OutboxItem *item, HeapTupleHeader row)
 		account = TextDatumGetCString(d);
 	item->attempt = DatumGetInt32(GetAttributeByNum(row, 8, &isnull));
 	item->resend = DatumGetBool(GetAttributeByNum(row, 9, &isnull));
+	key = TextDatumGetCString(GetAttributeByNum(row, 10, &isnull));
 
 	initStringInfo(&item->body);
 	if (item->check || strcmp(kind, "cancel") == 0)
@@ -112,10 +113,11 @@ item_from_claim(OutboxItem *item, HeapTupleHeader row)
 	}
 	/* Okra speaks UTF-8 (a reason may hold any character) */
 	item->wire = pg_server_to_any(item->body.data, item->body.len, PG_UTF8);
-	/* unique to this cluster, database and request, the same every attempt */
-	item->idempotency = psprintf("Idempotency-Key: okra-" UINT64_FORMAT "-%u-" INT64_FORMAT,
-								 GetSystemIdentifier(), MyDatabaseId,
-								 item->request_id);
+	/*
+	 * Stored with the request when it was queued: the same on every
+	 * attempt, and after a restore, a failover or pg_upgrade
+	 */
+	item->idempotency = psprintf("Idempotency-Key: %s", key);
 }
 
 /*

@@ -29,6 +29,9 @@ echo "== extension suites (throwaway PostgreSQL 15)"
 pg_virtualenv -t -v 15 -o "shared_preload_libraries=pg_cron,okra" -o "cron.database_name=postgres" -o "cron.use_background_workers=on" \
 	bash test/run-pg.sh 2>&1 | tee -a "$results"
 
+echo "== TAP tests (PostgreSQL::Test::Cluster: standbys, crashes, restarts)"
+bash test/run-tap.sh 2>&1 | tee -a "$results"
+
 echo "== the README's demo (demo.sh)"
 if bash demo.sh >"$results.demo" 2>&1 && grep -q '^== carry on' "$results.demo"; then
 	echo "RESULT suite=demo passed=1 failed=0" | tee -a "$results"
@@ -40,9 +43,9 @@ rm -f "$results.demo"
 
 read -r passed failed suites < <(awk -F'[ =]' '/^RESULT suite=/ { p += $5; f += $7; n++ }
 	END { print p + 0, f + 0, n + 0 }' "$results")
-# sandbox, regress, pgtap, scripts and demo each print one RESULT line; a
-# missing line is a runner that crashed.
-expected_suites=5
+# sandbox, regress, pgtap, scripts, tap and demo each print one RESULT
+# line; a missing line is a runner that crashed.
+expected_suites=6
 if [ "$suites" -lt "$expected_suites" ]; then
 	echo "only $suites of $expected_suites suites reported a result"
 	failed=$((failed + expected_suites - suites))

@@ -53,8 +53,8 @@ ctl POST faults "$fault" >/dev/null
 got=$(state "SELECT okra_refund('64a000000000000000000003', 200)")
 case $got in
 	"no error") echo "ok   a refund whose answer LATIN1 cannot hold: returned" ;;
-	OK011\ hint=*okra_verify*) echo "ok   a refund whose answer LATIN1 cannot hold: OK011 with the verify hint" ;;
-	*) echo "FAIL a refund that executed, whose answer LATIN1 cannot hold: want the row or OK011 with the verify hint, got \"$got\""; fails=$((fails + 1)) ;;
+	OK011\ hint=*okra_journal_resolve*) echo "ok   a refund whose answer LATIN1 cannot hold: OK011 with the hint that it may have happened and what settles it" ;;
+	*) echo "FAIL a refund that executed, whose answer LATIN1 cannot hold: want the row or OK011 with the okra_journal_resolve hint, got \"$got\""; fails=$((fails + 1)) ;;
 esac
 check "the refund behind that answer executed (once, after the one made directly)" "2" "$(ctl GET counters | jq -c '.refunds["64a000000000000000000003"].count')"
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Refunds after commit without the worker (README "Refunds after commit"):
+# Refunds after commit without the worker (README "Refunds after commit"),
+# in a cluster of its own without okra preloaded:
 # CALL okra_outbox_run() sends what committed transactions queued, by the
 # sandbox's counters: a rollback sends nothing, a commit sends exactly once;
 # Okra's refusal is final; a connection failure is retried; an unknown
@@ -9,13 +10,21 @@
 # eight sessions queueing refunds of the same payments never exceed them.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+. test/lib.sh
 export PATH="$PWD/test/sandbox:$PATH"
-: "${OKRA_SANDBOX_PORT:?}"
+: "${OKRA_SANDBOX_PORT:?}" "${OKRA_TEST_DIR:?}"
 db=okra_outbox
+# a cluster of its own without okra preloaded: no worker sends the outbox
+work=$(mktemp -d /tmp/okra-outbox.XXXXXX)
+chown postgres:postgres "$work"
+chmod 700 "$work"
+okra_preloaded_cluster "$work" "$OKRA_SANDBOX_PORT" "shared_preload_libraries = ''" ||
+	{ echo "FAIL: the server did not start"; exit 1; }
+export PGHOST=$work PGPORT=$OKRA_CLUSTER_PORT PGUSER=postgres PGDATABASE=postgres
 cleanup() {
-	psql -qX -c "LOAD 'okra'" -c "ALTER SYSTEM RESET okra.outbox_trust_idempotency_key" -c "SELECT pg_reload_conf()" >/dev/null 2>&1
 	ctl POST reset >/dev/null 2>&1
-	psql -qX -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1
+	okra_stop_cluster "$work"
+	rm -rf "$work"
 }
 trap cleanup EXIT
 fails=0
