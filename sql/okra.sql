@@ -1164,6 +1164,30 @@ BEGIN
 	SELECT * INTO o FROM @extschema@.okra_outbox_requests AS t
 	 WHERE t.request_id = req AND t.state = 'sending' AND t.attempts = attempt FOR UPDATE;
 	IF NOT FOUND THEN
+		-- no longer this attempt's (its lease ran out and another sender
+		-- took it over).  A refund or cancel Okra says it carried out is
+		-- still the truth: it settles the request, whatever its state, and
+		-- is never dropped.
+		SELECT * INTO o FROM @extschema@.okra_outbox_requests AS t
+		 WHERE t.request_id = req FOR UPDATE;
+		IF mode = 'send' AND okra_outbox_finish.sqlstate IS NULL AND attempt <= o.attempts
+		   AND (refund.refund_id IS NOT NULL OR payment.payment_id IS NOT NULL) THEN
+			RAISE LOG 'okra outbox request % (attempt %) answered after its claim ran out: it succeeded (it was %)',
+				req, attempt, o.state;
+			IF o.state <> 'succeeded' THEN
+				UPDATE @extschema@.okra_outbox_requests AS t SET
+					state = 'succeeded', lease_until = NULL, next_attempt_at = NULL,
+					finished_at = clock_timestamp(), http_status = okra_outbox_finish.http_status,
+					sqlstate = NULL,
+					last_error = 'answered after its claim ran out (it was ' || o.state || ')',
+					refund_id = coalesce(refund.refund_id, t.refund_id),
+					response = coalesce(okra_outbox_finish.response, t.response)
+				 WHERE t.request_id = req;
+				PERFORM @extschema@.okra_ledger_record('pay/' || o.kind, request, http_status,
+					started_at, finished_at, o.created_by, payment, refund, o.amount IS NULL, response);
+				RETURN 'succeeded';
+			END IF;
+		END IF;
 		RETURN NULL;
 	END IF;
 	-- 08001 surely never reached Okra, a 429 was refused: back off, retry
@@ -1194,9 +1218,21 @@ BEGIN
 		ELSIF o.kind = 'cancel' THEN
 			new_state := 'failed';
 			why := 'Okra shows the payment ' || payment.status || ': it cannot be cancelled';
+		ELSIF outcome IS DISTINCT FROM 'succeeded'
+			  AND (outcome IN ('failed', 'cancelled')
+				   OR lower(payment.status) IN ('initialize', 'initialized', 'pending'))
+			  AND NOT EXISTS (SELECT 1 FROM @extschema@.okra_payments AS p
+							   WHERE p.payment_id = o.payment_id AND p.outcome = 'succeeded') THEN
+			-- definite: Okra refunds succeeded payments only, and this one
+			-- never succeeded
+			new_state := 'failed';
+			why := 'Okra shows the payment ' || payment.status || ': the refund cannot have happened';
 		ELSIF outcome IS DISTINCT FROM 'succeeded' THEN
-			new_state := 'failed';		-- Okra refunds succeeded payments only
-			why := 'Okra shows the payment ' || coalesce(payment.status, 'unknown') || ': the refund cannot have happened';
+			-- a payment that succeeded and now shows another status (Okra may
+			-- change it on refund) proves nothing: a person decides
+			new_state := 'unknown';
+			why := 'outcome unknown: Okra now shows the payment ' || coalesce(payment.status, 'without a status')
+				|| ', which does not tell whether the refund happened; check with Okra and settle it with okra_outbox_resolve()';
 		ELSIF o.amount IS NULL OR trust_idempotency THEN
 			-- a repeat is answered "Duplicate request" if the first went
 			-- through (a full refund), or replayed under its Idempotency-Key
@@ -1238,6 +1274,19 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION @extschema@.okra_outbox_finish(bigint, integer, text, text, text, integer, timestamptz, timestamptz, text, @extschema@.okra_refund, @extschema@.okra_payment, jsonb, integer, boolean) FROM PUBLIC;
+
+-- A claimed request its sender never started (no time left under the
+-- claim): back to the queue, as if not claimed.
+CREATE FUNCTION @extschema@.okra_outbox_release(req bigint, attempt integer, mode text)
+RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+	UPDATE @extschema@.okra_outbox_requests AS t
+	   SET state = CASE WHEN mode = 'check' THEN 'unknown' ELSE 'queued' END,
+		   attempts = t.attempts - 1, lease_until = NULL, next_attempt_at = now()
+	 WHERE t.request_id = req AND t.state = 'sending' AND t.attempts = attempt
+$$;
+REVOKE ALL ON FUNCTION @extschema@.okra_outbox_release(bigint, integer, text) FROM PUBLIC;
 
 CREATE PROCEDURE @extschema@.okra_outbox_run(max_requests integer DEFAULT 1000)
 AS 'MODULE_PATHNAME', 'okra_outbox_run'

@@ -118,6 +118,7 @@ static const ContractFunction contract_functions[] = {
 	 {"int8", "int4", "text", "text", "text", "int4", "timestamptz",
 	  "timestamptz", "text", "okra_refund", "okra_payment", "jsonb", "int4",
 	  "bool"}, "text"},
+	{"okra_outbox_release", 3, {"int8", "int4", "text"}, "void"},
 	/* journal.c: write_msg() and okra_journal_check_unsettled() */
 	{"okra_journal_intent", 6,
 	 {"text", "timestamptz", "text", "text", "int8", "name"}, "void"},

@@ -114,6 +114,7 @@ struct OkraHttpBatch
 	int			next;			/* next job to start */
 	int			running;
 	bool		stopped;		/* start nothing more */
+	TimestampTz start_by;		/* start nothing at or after this (0: any time) */
 	bool		ready;			/* okra.base_url checked, headers made */
 	TimestampTz slot;			/* rate-limit slot held for jobs[next] */
 	OkraUrl		url;
@@ -538,6 +539,17 @@ okra_http_batch_stop(OkraHttpBatch *b)
 }
 
 /*
+ * Start no job at or after start_by (0: no limit); the jobs not started
+ * then never are.  The outbox sets it so that a request is sent only
+ * while its claim surely lasts until the answer.
+ */
+void
+okra_http_batch_start_by(OkraHttpBatch *b, TimestampTz start_by)
+{
+	b->start_by = start_by;
+}
+
+/*
  * Before the first job: where to (re-checked now, not only in the
  * setting's hook), the key (read now) and the shared headers.  Needs a
  * transaction (the key's checks look at the catalogs); the first
@@ -855,6 +867,12 @@ okra_http_batch_next(OkraHttpBatch *b)
 		{
 			TimestampTz now = GetCurrentTimestamp();
 
+			/* too late to start anything (okra_http_batch_start_by) */
+			if (b->start_by != 0 && now >= b->start_by)
+			{
+				okra_http_batch_stop(b);
+				break;
+			}
 			/* too many waiters to reserve a turn: ask again at the next poll */
 			if (b->slot == 0 && !okra_rate_limit_reserve(now, &b->slot))
 				break;

@@ -63,6 +63,7 @@ PG_FUNCTION_INFO_V1(okra_outbox_run);
 
 /*---- static prototypes ----*/
 static void item_from_claim(OutboxItem *item, HeapTupleHeader row);
+static void release_one(Oid nsp, OutboxItem *item);
 static void finish_one(Oid nsp, TupleDesc paytd, TupleDesc reftd,
 					   OkraHttpBatch *b, int i, OutboxItem *item);
 
@@ -169,6 +170,24 @@ finish_one(Oid nsp, TupleDesc paytd, TupleDesc reftd, OkraHttpBatch *b, int i,
 }
 
 /*
+ * A claimed request that was never started: back to the queue, as if not
+ * claimed (okra_outbox_release, a compare-and-set on its attempt).
+ */
+static void
+release_one(Oid nsp, OutboxItem *item)
+{
+	Datum		args[3];
+	bool		nulls[3] = {false, false, false};
+	bool		isnull;
+
+	args[0] = Int64GetDatum(item->request_id);
+	args[1] = Int32GetDatum(item->attempt);
+	args[2] = CStringGetTextDatum(item->check ? "check" : "send");
+	(void) okra_ledger_call_in(nsp, "okra_outbox_release", 3, args, nulls,
+							   &isnull);
+}
+
+/*
  * One step in schema nsp: claim up to OKRA_OUTBOX_BATCH due requests and
  * commit, send them, record their outcomes and commit.  Returns how many
  * it claimed.  in_procedure: the caller is a nonatomic procedure (commit
@@ -193,12 +212,17 @@ okra_outbox_step(Oid nsp, bool in_procedure)
 	OkraHttpBatch *b;
 	TupleDesc	paytd;
 	TupleDesc	reftd;
-	int		   *order;
-	int			done = 0;
+	bool	   *sent;
+	int64		transfer_max;
 
-	/* long enough for the whole batch, its rate-limit turns included */
-	lease->time = ((int64) okra_connect_timeout + okra_request_timeout) * 1000 +
-		5 * USECS_PER_SEC;
+	/*
+	 * Long enough for the whole batch, its rate-limit turns included (turns
+	 * are shared with every backend, so a request may still find no time
+	 * left: then it is not sent, and goes back to the queue)
+	 */
+	transfer_max = ((int64) okra_connect_timeout + okra_request_timeout) * 1000 +
+		USECS_PER_SEC;
+	lease->time = transfer_max + 4 * USECS_PER_SEC;
 	if (okra_rate_limit_per_minute > 0)
 		lease->time += OKRA_OUTBOX_BATCH * (USECS_PER_MINUTE / okra_rate_limit_per_minute);
 
@@ -226,7 +250,7 @@ okra_outbox_step(Oid nsp, bool in_procedure)
 	}
 
 	b = okra_http_batch_create(n, n);
-	order = palloc(sizeof(int) * n);
+	sent = palloc0(sizeof(bool) * n);
 	PG_TRY();
 	{
 		for (i = 0; i < n; i++)
@@ -238,18 +262,37 @@ okra_outbox_step(Oid nsp, bool in_procedure)
 		}
 		/* the key and settings are read while a transaction is open */
 		okra_http_batch_prepare(b);
+
+		/*
+		 * The claim lasts until lease_until = now() of this transaction +
+		 * lease.  A request starts only while its whole transfer surely
+		 * ends before that, so nobody else can have reclaimed it meanwhile.
+		 */
+		okra_http_batch_start_by(b, GetCurrentTransactionStartTimestamp() +
+								 lease->time - transfer_max);
 		okra_xact_commit(in_procedure);
 		MemoryContextSwitchTo(step_cxt);
 
-		/* 2. send, holding nothing in the database */
+		/*
+		 * 2. send, holding nothing in the database, and record each outcome
+		 * as it comes, in a transaction of its own
+		 */
 		while ((i = okra_http_batch_next(b)) >= 0)
-			order[done++] = i;
+		{
+			sent[i] = true;
+			okra_xact_begin(in_procedure);
+			MemoryContextSwitchTo(step_cxt);
+			finish_one(nsp, paytd, reftd, b, i, &items[i]);
+			okra_xact_commit(in_procedure);
+			MemoryContextSwitchTo(step_cxt);
+		}
 
-		/* 3. what each answer means, in a new transaction */
+		/* 3. what was never started (no time left under its claim) goes back */
 		okra_xact_begin(in_procedure);
 		MemoryContextSwitchTo(step_cxt);
-		for (i = 0; i < done; i++)
-			finish_one(nsp, paytd, reftd, b, order[i], &items[order[i]]);
+		for (i = 0; i < n; i++)
+			if (!sent[i])
+				release_one(nsp, &items[i]);
 		okra_xact_commit(in_procedure);
 		MemoryContextSwitchTo(step_cxt);
 	}

@@ -94,6 +94,7 @@ PG_FUNCTION_INFO_V1(okra_outbox_worker_state);
 
 /*---- static prototypes ----*/
 static void outbox_xact_callback(XactEvent event, void *arg);
+static void wake_when_committed(void);
 static Oid	extension_schema(Oid ext);
 static Oid	okra_schema_here(void);
 static int	list_databases(LauncherDb **dbs, int n);
@@ -177,6 +178,9 @@ okra_process_utility(OKRA_PROCESS_UTILITY_ARGS)
 
 	if (IsA(stmt, DropdbStmt))
 		stop_worker_of(((DropdbStmt *) stmt)->dbname);
+	/* DROP EXTENSION okra: its worker looks (and exits) once it commits */
+	if (IsA(stmt, DropStmt) && ((DropStmt *) stmt)->removeType == OBJECT_EXTENSION)
+		wake_when_committed();
 	if (prev_process_utility)
 		prev_process_utility(OKRA_PROCESS_UTILITY_PASS);
 	else
@@ -205,10 +209,30 @@ outbox_xact_callback(XactEvent event, void *arg)
 
 /*
  * okra_outbox_wake(): wake this database's worker (or the launcher, to
- * start one) when this transaction commits.
+ * start one) when this transaction commits.  Called by the after-commit
+ * functions, and by CREATE EXTENSION okra.
  */
 Datum
 okra_outbox_wake(PG_FUNCTION_ARGS)
+{
+	/* without preload no worker will ever send it: say so now */
+	if (okra_shared == NULL && !creating_extension)
+		ereport(WARNING,
+				errcode(ERRCODE_WARNING),
+				errmsg("no okra worker sends the outbox of database \"%s\"",
+					   get_database_name(MyDatabaseId)),
+				errdetail("okra is not in shared_preload_libraries, so the request stays queued until CALL okra_outbox_run() sends it."),
+				errhint("Add okra to shared_preload_libraries, or schedule CALL okra_outbox_run() with pg_cron."));
+	wake_when_committed();
+	PG_RETURN_VOID();
+}
+
+/*
+ * Wake this database's worker (or the launcher) when this transaction
+ * commits.
+ */
+static void
+wake_when_committed(void)
 {
 	if (!xact_callback_registered)
 	{
@@ -216,7 +240,6 @@ okra_outbox_wake(PG_FUNCTION_ARGS)
 		xact_callback_registered = true;
 	}
 	wake_at_commit = true;
-	PG_RETURN_VOID();
 }
 
 /*

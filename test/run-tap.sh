@@ -15,10 +15,9 @@ if [ "$(id -u)" -eq 0 ]; then
 else
 	run=(bash -c)
 fi
-"${run[@]}" "cd '$PWD' && TESTDIR='$work' PATH='$(pg_config --bindir):$PATH' PG_REGRESS='$pgxs/test/regress/pg_regress' \
-	prove -I '$pgxs/test/perl' -I test/t ${PROVE_FLAGS:-} ${*:-test/t/*.pl}" >"$work/tap.out" 2>&1
-rc=$?
-cat "$work/tap.out"
+"${run[@]}" "cd '$PWD' && TESTDIR='$work' PG_TEST_TIMEOUT_DEFAULT=60 PATH='$(pg_config --bindir):$PATH' PG_REGRESS='$pgxs/test/regress/pg_regress' \
+	prove -I '$pgxs/test/perl' -I test/t ${PROVE_FLAGS:-} ${*:-test/t/*.pl}" 2>&1 | tee "$work/tap.out"
+rc=${PIPESTATUS[0]}
 [ -d "$work/tmp_check/log" ] && [ $rc -ne 0 ] && tail -n 30 "$work"/tmp_check/log/*.log
 tests=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$work/tap.out")
 fails=$(awk '/^Failed [0-9]+\/[0-9]+ subtests/ { split($2, a, "/"); n += a[1] } END { print n + 0 }' "$work/tap.out")

@@ -43,6 +43,12 @@ q "CREATE EXTENSION okra" >/dev/null
 p1=$(new_payment 10000)
 q "SELECT okra_verify('$p1')" >/dev/null
 
+# -- 0. without preload, queueing says that nothing will send it by itself
+out=$(psql -qX -d $db -c "BEGIN" -c "SELECT okra_refund_after_commit('$p1', 1)" -c "ROLLBACK" 2>&1)
+check "queueing warns that no okra worker sends this database's outbox" \
+	'[[ $out == *"WARNING:  no okra worker sends the outbox of database \"$db\""* && $out == *"CALL okra_outbox_run()"* ]]'
+export PGOPTIONS="-c client_min_messages=error"
+
 # -- 1. a rollback sends nothing; a commit sends exactly once
 psql -qX -d $db -c "BEGIN" -c "SELECT okra_refund_after_commit('$p1', 1000)" -c "ROLLBACK" >/dev/null
 run >/dev/null
