@@ -511,7 +511,7 @@ REVOKE ALL ON FUNCTION @extschema@.okra_object_id(text, text, text) FROM PUBLIC;
 -- ends: requests that may move its money queue up behind each other.
 CREATE FUNCTION @extschema@.okra_ledger_lock_payment(payment_id text)
 RETURNS @extschema@.okra_payments
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	p	@extschema@.okra_payments;
@@ -525,21 +525,19 @@ END
 $$;
 REVOKE ALL ON FUNCTION @extschema@.okra_ledger_lock_payment(text) FROM PUBLIC;
 
--- Before okra_refund sends anything: lock the payment's ledger row for the
--- rest of the transaction (so concurrent refunds of one payment queue up)
--- and refuse what the ledger already knows Okra would refuse.
+-- Before a refund is sent or queued, under the payment's lock and with the
+-- latest snapshot (okra_refund_guard, guard.c): refuse what the ledger
+-- already knows Okra would refuse.
 CREATE FUNCTION @extschema@.okra_ledger_guard_refund(payment_id text, amount bigint)
 RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	p		@extschema@.okra_payments;
 	queued	@extschema@.okra_refund_reservations;
 BEGIN
-	p := @extschema@.okra_ledger_lock_payment(payment_id);
-	-- what earlier calls of this payment (which held the lock) journaled is
-	-- written before their reservations are read
-	PERFORM @extschema@.okra_journal_flush();
+	SELECT * INTO p FROM @extschema@.okra_payments AS t
+	 WHERE t.payment_id = okra_ledger_guard_refund.payment_id;
 	-- a final status other than success never changes, and Okra refunds
 	-- succeeded payments only
 	IF p.outcome IS NOT NULL AND p.outcome <> 'succeeded' THEN
@@ -583,7 +581,7 @@ END
 $$;
 REVOKE ALL ON FUNCTION @extschema@.okra_ledger_guard_refund(text, bigint) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.okra_ledger_guard_refund(text, bigint) IS
-	'Internal: locks a payment for okra_refund and refuses a refund the ledger shows Okra would refuse.';
+	'Internal: refuses a refund the ledger shows Okra would refuse (called under the payment''s lock).';
 
 -- A payment made elsewhere (Okra's widget, another system): the ledger
 -- learns its id now and everything else from Okra when it is verified.
@@ -925,18 +923,22 @@ CREATE FUNCTION @extschema@.okra_journal_outcome(call_key text, finished_at time
 												 outcome text, sqlstate text,
 												 http_status integer, refund_id text,
 												 message text)
-RETURNS void
+RETURNS boolean
 LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
-	-- never over a person's settlement, nor waiting for one in progress
-	UPDATE @extschema@.okra_journal AS j
-	   SET outcome = okra_journal_outcome.outcome, finished_at = okra_journal_outcome.finished_at,
-		   sqlstate = okra_journal_outcome.sqlstate, http_status = okra_journal_outcome.http_status,
-		   refund_id = okra_journal_outcome.refund_id, message = okra_journal_outcome.message
-	  FROM (SELECT t.journal_id FROM @extschema@.okra_journal AS t
-			 WHERE t.call_key = okra_journal_outcome.call_key AND t.settled_at IS NULL
-			   FOR UPDATE SKIP LOCKED) AS mine
-	 WHERE j.journal_id = mine.journal_id
+	-- never over a person's settlement, nor waiting for one in progress;
+	-- false if there was no entry to take it
+	WITH u AS (
+		UPDATE @extschema@.okra_journal AS j
+		   SET outcome = okra_journal_outcome.outcome, finished_at = okra_journal_outcome.finished_at,
+			   sqlstate = okra_journal_outcome.sqlstate, http_status = okra_journal_outcome.http_status,
+			   refund_id = okra_journal_outcome.refund_id, message = okra_journal_outcome.message
+		  FROM (SELECT t.journal_id FROM @extschema@.okra_journal AS t
+				 WHERE t.call_key = okra_journal_outcome.call_key AND t.settled_at IS NULL
+				   FOR UPDATE SKIP LOCKED) AS mine
+		 WHERE j.journal_id = mine.journal_id
+		RETURNING 1)
+	SELECT count(*) > 0 FROM u
 $$;
 REVOKE ALL ON FUNCTION @extschema@.okra_journal_outcome(text, timestamptz, text, text, integer, text, text) FROM PUBLIC;
 
@@ -973,7 +975,11 @@ BEGIN
 		RAISE EXCEPTION 'invalid outcome: "%"', coalesce(outcome, 'NULL')
 			USING ERRCODE = '22023', DETAIL = 'The outcome is succeeded or failed.';
 	END IF;
-	-- an outcome still on its way is written first, and then wins
+	-- a call still in flight holds its payment's lock: wait for it to end,
+	-- and for its outcome to be written (which then wins)
+	PERFORM @extschema@.okra_ledger_lock_payment(t.payment_id)
+	   FROM @extschema@.okra_journal AS t
+	  WHERE t.journal_id = okra_journal_resolve.journal_id AND t.payment_id IS NOT NULL;
 	PERFORM @extschema@.okra_journal_flush();
 	UPDATE @extschema@.okra_journal AS t
 	   SET outcome = okra_journal_resolve.outcome, settled_at = clock_timestamp(),
@@ -989,7 +995,6 @@ BEGIN
 	END IF;
 	-- a refund that happened counts against what remains refundable
 	IF outcome = 'succeeded' AND j.endpoint = 'pay/refund' THEN
-		PERFORM @extschema@.okra_ledger_lock_payment(j.payment_id);
 		UPDATE @extschema@.okra_payments AS p
 		   SET refunded_amount = CASE WHEN j.amount IS NULL THEN coalesce(p.amount, p.refunded_amount)
 								 ELSE p.refunded_amount + j.amount END
@@ -1018,10 +1023,26 @@ SELECT r.payment_id, sum(r.amount)::bigint AS amount, bool_or(r.amount IS NULL) 
 		SELECT j.payment_id, j.amount
 		  FROM @extschema@.okra_journal AS j
 		 WHERE j.endpoint = 'pay/refund' AND (j.outcome IS NULL OR j.outcome = 'unknown')
+		UNION ALL
+		-- synchronous refunds Okra carried out whose caller's transaction
+		-- never committed them to the ledger (a rollback, an error after
+		-- the answer): they happened all the same
+		SELECT j.payment_id, j.amount
+		  FROM @extschema@.okra_journal AS j
+		 WHERE j.endpoint = 'pay/refund' AND j.outcome = 'succeeded' AND j.settled_at IS NULL
+		   AND NOT EXISTS (SELECT 1 FROM @extschema@.okra_refunds AS f WHERE f.refund_id = j.refund_id)
 	   ) AS r
  GROUP BY r.payment_id;
 COMMENT ON VIEW @extschema@.okra_refund_reservations IS
-	'Internal: per payment, refunds not yet final (queued, in flight or of unknown outcome) that count against what remains refundable.';
+	'Internal: per payment, refunds not yet final (queued, in flight or of unknown outcome), and refunds made but missing from the ledger, that count against what remains refundable.';
+
+CREATE FUNCTION @extschema@.okra_refund_guard(payment_id text, amount bigint)
+RETURNS void
+AS 'MODULE_PATHNAME', 'okra_refund_guard'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+REVOKE ALL ON FUNCTION @extschema@.okra_refund_guard(text, bigint) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.okra_refund_guard(text, bigint) IS
+	'Internal: okra_refund''s guard for okra_refund_after_commit: locks the payment, then refuses an unsettled (OK012) or impossible refund.';
 
 CREATE FUNCTION @extschema@.okra_outbox_wake()
 RETURNS void
@@ -1045,7 +1066,6 @@ DECLARE
 	id		text := @extschema@.okra_object_id(payment_id, 'payment_id', 'payment');
 	acct	text;
 	req		bigint;
-	unsettled	bigint;
 BEGIN
 	IF amount <= 0 THEN
 		RAISE EXCEPTION 'invalid refund amount: %', amount
@@ -1055,20 +1075,7 @@ BEGIN
 	IF account IS NOT NULL THEN
 		acct := @extschema@.okra_object_id(account, 'account', 'account');
 	END IF;
-	-- like okra_refund: no earlier refund of unknown outcome, before and
-	-- under the payment's lock (the journal written first)
-	PERFORM @extschema@.okra_journal_flush();
-	unsettled := @extschema@.okra_journal_unsettled(id);
-	IF unsettled IS NULL THEN
-		PERFORM @extschema@.okra_ledger_guard_refund(id, amount);
-		unsettled := @extschema@.okra_journal_unsettled(id);
-	END IF;
-	IF unsettled IS NOT NULL THEN
-		RAISE EXCEPTION 'payment "%" has a refund whose outcome is unknown', id
-			USING ERRCODE = 'OK012',
-				  DETAIL = format('Journal entry %s is a refund of this payment that was sent with no definite answer, so it may have happened. Nothing was queued.', unsettled),
-				  HINT = format('Check the refund with Okra, then settle it with okra_journal_resolve(%s, ''succeeded'') or okra_journal_resolve(%s, ''failed'').', unsettled, unsettled);
-	END IF;
+	PERFORM @extschema@.okra_refund_guard(id, amount);
 	INSERT INTO @extschema@.okra_outbox_requests (kind, payment_id, amount, reason, account, created_by)
 	VALUES ('refund', id, amount, reason, acct, session_user)
 	RETURNING request_id INTO req;

@@ -33,6 +33,7 @@
 #include "api.h"
 #include "compat.h"
 #include "contract.h"
+#include "guard.h"
 #include "http.h"
 #include "journal.h"
 #include "ledger.h"
@@ -330,10 +331,10 @@ logged_call(FunctionCallInfo fcinfo, OkraCall *call, OkraCallBody fn)
 		ErrorData  *edata = CopyErrorData();
 
 		MemoryContextSwitchTo(ecxt);
-		okra_ledger_log_failure(call->endpoint, call->payment_id, edata);
 		okra_journal_end(journal_outcome(call, edata->sqlerrcode),
 						 edata->sqlerrcode, call->record.http_status,
 						 refund_id_of(call->record.refund), edata->message);
+		okra_ledger_log_failure(call->endpoint, call->payment_id, edata);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
@@ -590,15 +591,10 @@ okra_refund(PG_FUNCTION_ARGS)
 	call.has_amount = has_amount;
 	call.amount = amount;
 
-	/*
-	 * No earlier refund of the payment may have an unknown outcome: checked
-	 * first (for that message rather than the guard's), and again under
-	 * the payment's lock, which stays until the end of the transaction.
-	 */
+	/* the payment stays locked until the end of the caller's transaction */
 	okra_journal_require(call.endpoint);
-	okra_journal_check_unsettled(okra_ledger_schema(fcinfo), call.payment_id);
-	okra_ledger_guard_refund(fcinfo, call.payment_id, has_amount, amount);
-	okra_journal_check_unsettled(okra_ledger_schema(fcinfo), call.payment_id);
+	okra_guard_refund(okra_ledger_schema(fcinfo), call.payment_id, has_amount,
+					  amount);
 	return logged_call(fcinfo, &call, refund_send);
 }
 

@@ -56,6 +56,18 @@ okra_spi_commit(void)
 #endif
 }
 
+/* PostgreSQL 16: the *_ownercheck functions became object_ownercheck */
+#if PG_VERSION_NUM >= 160000
+#include "catalog/pg_database.h"
+#include "utils/acl.h"
+#define OKRA_DATABASE_OWNERCHECK(dboid, roleid) \
+	object_ownercheck(DatabaseRelationId, (dboid), (roleid))
+#else
+#include "utils/acl.h"
+#define OKRA_DATABASE_OWNERCHECK(dboid, roleid) \
+	pg_database_ownercheck((dboid), (roleid))
+#endif
+
 /* PostgreSQL 14: ProcessUtility_hook takes readOnlyTree */
 #if PG_VERSION_NUM >= 140000
 #define OKRA_PROCESS_UTILITY_ARGS \

@@ -100,7 +100,8 @@ static const ContractFunction contract_functions[] = {
 	{"okra_ledger_record", 10,
 	 {"text", "text", "int4", "timestamptz", "timestamptz", "name",
 	  "okra_payment", "okra_refund", "bool", "jsonb"}, "bool"},
-	/* ledger.c: okra_ledger_guard_refund() */
+	/* guard.c: okra_guard_refund() */
+	{"okra_ledger_lock_payment", 1, {"text"}, "okra_payments"},
 	{"okra_ledger_guard_refund", 2, {"text", "int8"}, "void"},
 	/* ledger.c: okra_ledger_check_failed() */
 	{"okra_ledger_check_failed", 9,
@@ -123,7 +124,7 @@ static const ContractFunction contract_functions[] = {
 	{"okra_journal_intent", 6,
 	 {"text", "timestamptz", "text", "text", "int8", "name"}, "void"},
 	{"okra_journal_outcome", 7,
-	 {"text", "timestamptz", "text", "text", "int4", "text", "text"}, "void"},
+	 {"text", "timestamptz", "text", "text", "int4", "text", "text"}, "bool"},
 	{"okra_journal_unsettled", 1, {"text"}, "int8"},
 };
 

@@ -769,6 +769,22 @@ okra_http_between_polls(void (*fn) (void), int poll_ms)
 }
 
 /*
+ * Wait ms milliseconds while nothing else is to be done (transfers still in
+ * flight wait too), calling the between-polls function and serving
+ * interrupts.
+ */
+void
+okra_http_idle(int ms)
+{
+	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					 ms, okra_http_wait_event());
+	ResetLatch(MyLatch);
+	if (between_polls)
+		between_polls();
+	CHECK_FOR_INTERRUPTS();
+}
+
+/*
  * A cancel that CHECK_FOR_INTERRUPTS() held off: the transfers are gone
  * all the same.
  */
@@ -800,7 +816,14 @@ money_in_flight(OkraHttpBatch *b)
 	{
 		OkraJob    *j = &b->jobs[i];
 
-		if (j->state == JOB_RUNNING && j->t.request_started && !j->t.read_only)
+		/* without the pre-request callback, a running one may have been sent */
+		if (j->state == JOB_RUNNING && !j->t.read_only &&
+#ifdef OKRA_HAVE_PREREQ
+			j->t.request_started
+#else
+			true
+#endif
+			)
 			return j;
 	}
 	return NULL;

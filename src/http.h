@@ -41,5 +41,6 @@ extern void okra_http_batch_start_by(OkraHttpBatch *b, TimestampTz start_by);
 extern void okra_http_check_config(void);
 extern void okra_http_batch_free(OkraHttpBatch *b);
 extern void okra_http_between_polls(void (*fn) (void), int poll_ms);
+extern void okra_http_idle(int ms);
 
 #endif							/* OKRA_HTTP_H */

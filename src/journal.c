@@ -56,8 +56,15 @@
 OkraShared *okra_shared = NULL;
 bool		okra_allow_unjournaled = false;
 
-/* The call of this backend now in flight, if any */
-static bool inflight = false;
+/* Where this backend's money-moving call is */
+typedef enum CallState
+{
+	CALL_NONE,					/* none, or its outcome is queued */
+	CALL_INTENT,				/* intent put, not yet known written: not sent */
+	CALL_SENDING				/* intent written: may be sent by now */
+} CallState;
+
+static CallState call_state = CALL_NONE;
 static char inflight_key[64];
 static uint32 call_counter = 0;
 static bool exit_callback_registered = false;
@@ -74,12 +81,12 @@ static void shared_request(void);
 static void shared_startup(void);
 static int	slot_of_locked(Oid dboid);
 static void clip_copy(char *dst, size_t size, const char *src);
-static bool put_msg(const OkraJournalMsg *m, uint64 *seq);
+static bool put_msg(const OkraJournalMsg *m, uint64 *seq, bool need_worker);
 static bool wait_written(uint64 seq, int timeout_ms);
 static void post_outcome(char outcome, int sqlerrcode, long http_status,
 						 const char *refund_id, const char *message);
 static void journal_at_exit(int code, Datum arg);
-static void write_msg(Oid nsp, const OkraJournalMsg *m);
+static bool write_msg(Oid nsp, const OkraJournalMsg *m);
 static void journal_flush(void);
 
 PG_FUNCTION_INFO_V1(okra_journal_flush);
@@ -271,12 +278,14 @@ clip_copy(char *dst, size_t size, const char *src)
 
 /*
  * Put a message in this database's ring and wake its worker; false if
- * there is no worker or no room.  *seq is its place.
+ * there is no room, or no slot for this database.  An intent needs a
+ * running worker (need_worker); an outcome may wait in the ring for the
+ * database's next worker.  *seq is its place.
  */
 static bool
-put_msg(const OkraJournalMsg *m, uint64 *seq)
+put_msg(const OkraJournalMsg *m, uint64 *seq, bool need_worker)
 {
-	OkraDbSlot *s;
+	OkraDbSlot *s = NULL;
 	int			i;
 	int			procno = -1;
 	bool		ok = false;
@@ -285,6 +294,12 @@ put_msg(const OkraJournalMsg *m, uint64 *seq)
 		return false;
 	SpinLockAcquire(&okra_shared->mutex);
 	i = slot_of_locked(MyDatabaseId);
+	if (i < 0 && !need_worker)
+	{
+		for (i = OKRA_MAX_DATABASES - 1; i >= 0; i--)
+			if (okra_shared->db[i].dboid == MyDatabaseId)
+				break;
+	}
 	if (i >= 0)
 	{
 		s = &okra_shared->db[i];
@@ -343,7 +358,8 @@ wait_written(uint64 seq, int timeout_ms)
 /*
  * Before a money-moving request is sent: write its intent and wait until
  * it is committed.  Raises 55000, with nothing sent, if it cannot be.
- * Unjournaled (okra.allow_unjournaled) it does nothing.
+ * Unjournaled (a superuser's okra.allow_unjournaled, no worker) it does
+ * nothing.
  */
 void
 okra_journal_begin(const char *endpoint, const char *payment_id,
@@ -351,11 +367,17 @@ okra_journal_begin(const char *endpoint, const char *payment_id,
 {
 	OkraJournalMsg m;
 	uint64		seq = 0;
-	bool		written = false;
+	volatile bool written = false;
+	TimestampTz give_up;
 
-	Assert(!inflight);
+	Assert(call_state == CALL_NONE);
 	if (!okra_journal_enabled())
-		return;					/* allowed unjournaled: checked before */
+	{
+		/* the worker went away since okra_journal_require() */
+		okra_journal_require(endpoint);
+		if (!okra_journal_enabled())
+			return;				/* allowed unjournaled */
+	}
 	if (!exit_callback_registered)
 	{
 		before_shmem_exit(journal_at_exit, (Datum) 0);
@@ -373,15 +395,16 @@ okra_journal_begin(const char *endpoint, const char *payment_id,
 	m.has_amount = has_amount;
 	m.amount = amount;
 	namestrcpy(&m.role, GetUserNameFromId(GetUserId(), false));
+	strlcpy(inflight_key, m.call_key, sizeof(inflight_key));
 
 	/* from here on, an exit of any kind leaves an outcome behind */
-	strlcpy(inflight_key, m.call_key, sizeof(inflight_key));
+	give_up = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+										  OKRA_JOURNAL_WAIT_MS);
 	PG_TRY();
 	{
-		TimestampTz give_up = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-														  OKRA_JOURNAL_WAIT_MS);
+		bool		put;
 
-		while (!(inflight = put_msg(&m, &seq)) && okra_journal_enabled() &&
+		while (!(put = put_msg(&m, &seq, true)) && okra_journal_enabled() &&
 			   GetCurrentTimestamp() < give_up)
 		{
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
@@ -389,26 +412,28 @@ okra_journal_begin(const char *endpoint, const char *payment_id,
 			ResetLatch(MyLatch);
 			CHECK_FOR_INTERRUPTS();
 		}
-		written = inflight &&
-			wait_written(seq, (int) ((give_up - GetCurrentTimestamp()) / 1000));
+		if (put)
+			call_state = CALL_INTENT;
+		written = put &&
+			wait_written(seq, (int) Max((give_up - GetCurrentTimestamp()) / 1000, 0));
 	}
 	PG_CATCH();
 	{
-		/* cancelled while waiting: the intent, if written, was not sent */
-		if (inflight)
+		/* cancelled while the intent was written: it was not sent */
+		if (call_state == CALL_INTENT)
 			post_outcome('f', ERRCODE_QUERY_CANCELED, 0, NULL,
-						 "not sent: cancelled while the intent was written");
-		inflight = false;
+						 "not sent: cancelled while its intent was written");
+		call_state = CALL_NONE;
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
 
 	if (!written)
 	{
-		if (inflight)
+		if (call_state == CALL_INTENT)
 			post_outcome('f', 0, 0, NULL,
-						 "not sent: the intent was not written in time");
-		inflight = false;
+						 "not sent: its intent was not written in time");
+		call_state = CALL_NONE;
 		ereport(ERROR,
 				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				errmsg("Okra API request \"%s\" cannot be journaled", endpoint),
@@ -416,6 +441,7 @@ okra_journal_begin(const char *endpoint, const char *payment_id,
 						  OKRA_JOURNAL_WAIT_MS),
 				errhint("Check okra_outbox_health() and the server log for the okra worker."));
 	}
+	call_state = CALL_SENDING;
 }
 
 /*
@@ -439,9 +465,10 @@ post_outcome(char outcome, int sqlerrcode, long http_status,
 	m.http_status = (int32) http_status;
 	clip_copy(m.refund_id, sizeof(m.refund_id), refund_id);
 	clip_copy(m.message, sizeof(m.message), message);
-	if (!put_msg(&m, &seq))
+	if (!put_msg(&m, &seq, false))
 		ereport(LOG,
-				errmsg("okra journal could not take the outcome of call %s; it stays unknown",
+				errmsg("okra journal could not take the outcome (%s) of call %s: its journal entry keeps no outcome",
+					   outcome == 's' ? "succeeded" : outcome == 'f' ? "failed" : "unknown",
 					   inflight_key),
 				errhint("Settle it with okra_journal_resolve() once its outcome is known."));
 }
@@ -455,19 +482,22 @@ void
 okra_journal_end(char outcome, int sqlerrcode, long http_status,
 				 const char *refund_id, const char *message)
 {
-	if (!inflight)
+	if (call_state == CALL_NONE)
 		return;
+	call_state = CALL_NONE;
 	post_outcome(outcome, sqlerrcode, http_status, refund_id, message);
-	inflight = false;
 }
 
 /*
- * A session that ends (FATAL, pg_terminate_backend) with a call in flight.
+ * A session that ends (FATAL, pg_terminate_backend) mid-call.
  */
 static void
 journal_at_exit(int code, Datum arg)
 {
-	if (inflight)
+	if (call_state == CALL_INTENT)
+		okra_journal_end('f', ERRCODE_ADMIN_SHUTDOWN, 0, NULL,
+						 "not sent: the session ended while its intent was written");
+	else if (call_state == CALL_SENDING)
 		okra_journal_end('u', ERRCODE_ADMIN_SHUTDOWN, 0, NULL,
 						 "the session ended while the request was in flight");
 }
@@ -548,10 +578,11 @@ okra_journal_pending(int slot)
 }
 
 /*
- * Write one message, in a subtransaction: a message that cannot be
- * written is logged and skipped rather than blocking the ones after it.
+ * Write one message, in a subtransaction; false if it could not be (then
+ * logged).  An outcome that cannot be written is skipped: its intent stays
+ * with no outcome, which counts as unknown.  An intent is never skipped.
  */
-static void
+static bool
 write_msg(Oid nsp, const OkraJournalMsg *m)
 {
 	MemoryContext cxt = CurrentMemoryContext;
@@ -559,6 +590,7 @@ write_msg(Oid nsp, const OkraJournalMsg *m)
 	Datum		args[7];
 	bool		nulls[7] = {false};
 	bool		isnull;
+	volatile bool ok = true;
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
@@ -591,8 +623,11 @@ write_msg(Oid nsp, const OkraJournalMsg *m)
 			nulls[5] = (m->refund_id[0] == '\0');
 			args[6] = CStringGetTextDatum(m->message);
 			nulls[6] = (m->message[0] == '\0');
-			(void) okra_ledger_call_in(nsp, "okra_journal_outcome", 7, args,
-									   nulls, &isnull);
+			if (!DatumGetBool(okra_ledger_call_in(nsp, "okra_journal_outcome", 7,
+												  args, nulls, &isnull)))
+				ereport(LOG,
+						errmsg("okra journal found no entry to take the outcome of call %s (settled by hand meanwhile, or its intent is gone)",
+							   m->call_key));
 		}
 		ReleaseCurrentSubTransaction();
 	}
@@ -610,20 +645,27 @@ write_msg(Oid nsp, const OkraJournalMsg *m)
 		ereport(LOG,
 				errmsg("okra journal could not write the %s of call %s: %s",
 					   m->kind == JOURNAL_INTENT ? "intent" : "outcome",
-					   m->call_key, edata->message));
+					   m->call_key, edata->message),
+				m->kind == JOURNAL_INTENT ?
+				errdetail("Nothing is sent until it is written; it is tried again.") : 0);
 		FreeErrorData(edata);
+		ok = false;
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(cxt);
 	CurrentResourceOwner = owner;
+	return ok;
 }
 
 /*
  * The worker's side: write what waits in slot's ring, in one transaction
  * of its own committed durably, then free the ring's places and wake the
- * backends waiting for their intents.  Called outside any transaction.
+ * backends waiting for their intents.  An intent that cannot be written
+ * stops the round there: it and what follows stay in the ring (their
+ * backends send nothing meanwhile).  Called outside any transaction;
+ * false if something was left.
  */
-void
+bool
 okra_journal_write(int slot, Oid nsp)
 {
 	OkraDbSlot *s = &okra_shared->db[slot];
@@ -633,18 +675,20 @@ okra_journal_write(int slot, Oid nsp)
 	int			waiters[OKRA_JOURNAL_SLOTS];
 	int			nwaiters = 0;
 	MemoryContext cxt = CurrentMemoryContext;
+	MemoryContext tmp;
 
 	SpinLockAcquire(&okra_shared->mutex);
 	from = s->tail;
 	to = s->head;
 	SpinLockRelease(&okra_shared->mutex);
 	if (from == to)
-		return;
+		return true;
 
+	tmp = AllocSetContextCreate(cxt, "okra journal write", ALLOCSET_DEFAULT_SIZES);
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	MemoryContextSwitchTo(cxt);
+	MemoryContextSwitchTo(tmp);
 	for (k = from; k < to; k++)
 	{
 		OkraJournalMsg m;
@@ -653,17 +697,21 @@ okra_journal_write(int slot, Oid nsp)
 		SpinLockAcquire(&okra_shared->mutex);
 		m = s->ring[k % OKRA_JOURNAL_SLOTS];
 		SpinLockRelease(&okra_shared->mutex);
-		write_msg(nsp, &m);
+		if (!write_msg(nsp, &m) && m.kind == JOURNAL_INTENT)
+			break;
 		if (m.waiter >= 0)
 			waiters[nwaiters++] = m.waiter;
+		MemoryContextReset(tmp);
 	}
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(cxt);
+	MemoryContextDelete(tmp);
 
 	SpinLockAcquire(&okra_shared->mutex);
-	s->tail = to;
+	s->tail = k;
 	SpinLockRelease(&okra_shared->mutex);
 	while (nwaiters > 0)
 		SetLatch(&ProcGlobal->allProcs[waiters[--nwaiters]].procLatch);
+	return k == to;
 }

@@ -32,7 +32,7 @@ typedef struct OkraJournalMsg
 	char		call_key[64];	/* identifies the call in okra_journal */
 	int			waiter;			/* pgprocno to wake once written, or -1 */
 	TimestampTz at;
-	char		endpoint[64];
+	char		endpoint[208];	/* okra_request allows 200 bytes */
 	char		payment_id[32];
 	bool		has_amount;
 	int64		amount;
@@ -86,6 +86,6 @@ extern void okra_journal_check_unsettled(Oid nsp, const char *payment_id);
 
 /* the worker's side */
 extern bool okra_journal_pending(int slot);
-extern void okra_journal_write(int slot, Oid nsp);
+extern bool okra_journal_write(int slot, Oid nsp);
 
 #endif							/* OKRA_JOURNAL_H */

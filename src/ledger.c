@@ -155,23 +155,6 @@ current_role_name(void)
 }
 
 /*
- * Before a refund is sent: lock the payment's ledger row until the end of
- * the transaction and refuse (OK001, OK002) what the ledger already knows
- * Okra would refuse.
- */
-void
-okra_ledger_guard_refund(FunctionCallInfo caller, const char *payment_id,
-						 bool has_amount, int64 amount)
-{
-	Datum		args[2] = {CStringGetTextDatum(payment_id), Int64GetDatum(amount)};
-	bool		nulls[2] = {false, !has_amount};
-	bool		isnull;
-
-	(void) okra_ledger_call(caller, "okra_ledger_guard_refund", 2, args, nulls,
-							&isnull);
-}
-
-/*
  * Record one call that succeeded: the call itself, and the payment or the
  * refund it returned (each may be NULL).  True if a payment's status
  * changed.

@@ -37,9 +37,6 @@ extern Datum okra_ledger_call_in(Oid nsp, const char *name, int nargs,
 extern Datum okra_ledger_call(FunctionCallInfo caller, const char *name,
 							  int nargs, const Datum *args, const bool *nulls,
 							  bool *isnull);
-extern void okra_ledger_guard_refund(FunctionCallInfo caller,
-									 const char *payment_id,
-									 bool has_amount, int64 amount);
 extern bool okra_ledger_record(FunctionCallInfo caller,
 							   const OkraLedgerCall *call);
 extern void okra_ledger_check_failed(FunctionCallInfo caller,

@@ -20,6 +20,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -29,6 +30,7 @@
 #include "nodes/parsenodes.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -41,6 +43,13 @@
 
 /* Requests claimed, and sent at once, per step */
 #define OKRA_OUTBOX_BATCH		8
+
+/*
+ * How long recording an outcome waits for a lock before it lets the
+ * journal run and tries again (the answer is kept meanwhile)
+ */
+#define OKRA_FINISH_LOCK_MS_TEXT	"200"
+#define OKRA_FINISH_RETRY_MS		100
 
 /* One claimed request */
 typedef struct OutboxItem
@@ -64,6 +73,9 @@ PG_FUNCTION_INFO_V1(okra_outbox_run);
 /*---- static prototypes ----*/
 static void item_from_claim(OutboxItem *item, HeapTupleHeader row);
 static void release_one(Oid nsp, OutboxItem *item);
+static bool finish_in_xact(Oid nsp, TupleDesc paytd, TupleDesc reftd,
+						   OkraHttpBatch *b, int i, OutboxItem *item,
+						   bool in_procedure);
 static void finish_one(Oid nsp, TupleDesc paytd, TupleDesc reftd,
 					   OkraHttpBatch *b, int i, OutboxItem *item);
 
@@ -167,6 +179,50 @@ finish_one(Oid nsp, TupleDesc paytd, TupleDesc reftd, OkraHttpBatch *b, int i,
 							   &isnull);
 	if (edata)
 		FreeErrorData(edata);
+}
+
+/*
+ * Record job i's outcome in a transaction of its own, waiting at most
+ * OKRA_FINISH_LOCK_MS for any lock (a caller's transaction may hold the
+ * payment's row for as long as it likes).  False if a lock was not had:
+ * nothing recorded, the answer kept for another try.
+ */
+static bool
+finish_in_xact(Oid nsp, TupleDesc paytd, TupleDesc reftd, OkraHttpBatch *b,
+			   int i, OutboxItem *item, bool in_procedure)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner;
+	volatile bool done = true;
+
+	okra_xact_begin(in_procedure);
+	MemoryContextSwitchTo(cxt);
+	owner = CurrentResourceOwner;
+	(void) set_config_option("lock_timeout", OKRA_FINISH_LOCK_MS_TEXT,
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL,
+							 true, 0, false);
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		finish_one(nsp, paytd, reftd, b, i, item);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		if (geterrcode() != ERRCODE_LOCK_NOT_AVAILABLE)
+			PG_RE_THROW();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		done = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	okra_xact_commit(in_procedure);
+	MemoryContextSwitchTo(cxt);
+	return done;
 }
 
 /*
@@ -280,10 +336,12 @@ okra_outbox_step(Oid nsp, bool in_procedure)
 		while ((i = okra_http_batch_next(b)) >= 0)
 		{
 			sent[i] = true;
-			okra_xact_begin(in_procedure);
-			MemoryContextSwitchTo(step_cxt);
-			finish_one(nsp, paytd, reftd, b, i, &items[i]);
-			okra_xact_commit(in_procedure);
+			while (!finish_in_xact(nsp, paytd, reftd, b, i, &items[i],
+								   in_procedure))
+			{
+				/* a payment locked by a transaction: keep the answer, retry */
+				okra_http_idle(OKRA_FINISH_RETRY_MS);
+			}
 			MemoryContextSwitchTo(step_cxt);
 		}
 

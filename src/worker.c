@@ -37,6 +37,7 @@
 #include "catalog/pg_database.h"
 #include "catalog/pg_extension.h"
 #include "commands/dbcommands.h"
+#include "commands/defrem.h"
 #include "commands/extension.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -86,6 +87,7 @@ static Oid	my_nsp = InvalidOid;	/* its okra schema */
 static char *my_dbname = NULL;
 static bool wake_at_commit = false;
 static bool xact_callback_registered = false;
+static bool journal_stuck = false;	/* an intent could not be written */
 
 PGDLLEXPORT void okra_launcher_main(Datum arg);
 PGDLLEXPORT void okra_outbox_worker_main(Datum arg);
@@ -100,6 +102,7 @@ static Oid	okra_schema_here(void);
 static int	list_databases(LauncherDb **dbs, int n);
 static void start_worker(LauncherDb *db);
 static void worker_detach(int code, Datum arg);
+static void launcher_detach(int code, Datum arg);
 static bool claim_slot(void);
 static void write_journal_between_polls(void);
 static bool worker_cycle(void);
@@ -135,9 +138,10 @@ okra_worker_preload(void)
 }
 
 /*
- * DROP DATABASE waits for no one to be connected: stop the database's
- * okra worker first, and wait (up to 5 s) until it is gone.  The launcher
- * starts no new one for OKRA_RECHECK_SECS unless woken.
+ * DROP DATABASE, and CREATE DATABASE from a template, wait for no one to
+ * be connected to the database: stop its okra worker first, and wait (up
+ * to 5 s) until it is gone.  Only for a role that owns the database.  The
+ * launcher starts no new one for OKRA_RECHECK_SECS unless woken.
  */
 static void
 stop_worker_of(const char *dbname)
@@ -146,12 +150,17 @@ stop_worker_of(const char *dbname)
 	int			i;
 	int			tries;
 
-	if (!OidIsValid(dboid) || okra_shared == NULL)
+	TimestampTz until;
+
+	/* only for whoever may drop it (DROP DATABASE checks again) */
+	if (!OidIsValid(dboid) || okra_shared == NULL ||
+		!OKRA_DATABASE_OWNERCHECK(dboid, GetUserId()))
 		return;
+	until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+										OKRA_RECHECK_SECS * 1000);
 	SpinLockAcquire(&okra_shared->mutex);
 	okra_shared->paused_dboid = dboid;
-	okra_shared->paused_until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-															OKRA_RECHECK_SECS * 1000);
+	okra_shared->paused_until = until;
 	SpinLockRelease(&okra_shared->mutex);
 	for (tries = 0; tries < 500; tries++)
 	{
@@ -176,8 +185,21 @@ okra_process_utility(OKRA_PROCESS_UTILITY_ARGS)
 {
 	Node	   *stmt = pstmt->utilityStmt;
 
-	if (IsA(stmt, DropdbStmt))
+	if (IsA(stmt, DropdbStmt) && !IsTransactionBlock())
 		stop_worker_of(((DropdbStmt *) stmt)->dbname);
+	/* CREATE DATABASE ... TEMPLATE x waits for no one to be connected to x */
+	if (IsA(stmt, CreatedbStmt) && !IsTransactionBlock())
+	{
+		ListCell   *lc;
+
+		foreach(lc, ((CreatedbStmt *) stmt)->options)
+		{
+			DefElem    *opt = lfirst_node(DefElem, lc);
+
+			if (strcmp(opt->defname, "template") == 0 && opt->arg != NULL)
+				stop_worker_of(defGetString(opt));
+		}
+	}
 	/* DROP EXTENSION okra: its worker looks (and exits) once it commits */
 	if (IsA(stmt, DropStmt) && ((DropStmt *) stmt)->removeType == OBJECT_EXTENSION)
 		wake_when_committed();
@@ -383,6 +405,17 @@ start_worker(LauncherDb *db)
 }
 
 /*
+ * When the launcher exits: nobody to wake.
+ */
+static void
+launcher_detach(int code, Datum arg)
+{
+	SpinLockAcquire(&okra_shared->mutex);
+	okra_shared->launcher_procno = -1;
+	SpinLockRelease(&okra_shared->mutex);
+}
+
+/*
  * The launcher's main loop.
  */
 void
@@ -402,6 +435,7 @@ okra_launcher_main(Datum arg)
 	SpinLockAcquire(&okra_shared->mutex);
 	okra_shared->launcher_procno = MyProc->pgprocno;
 	SpinLockRelease(&okra_shared->mutex);
+	before_shmem_exit(launcher_detach, (Datum) 0);
 	ereport(LOG, errmsg("okra launcher started"));
 
 	for (;;)
@@ -500,8 +534,27 @@ claim_slot(void)
 static void
 write_journal_between_polls(void)
 {
-	if (my_slot >= 0 && !IsTransactionState() && okra_journal_pending(my_slot))
-		okra_journal_write(my_slot, my_nsp);
+	MemoryContext cxt = CurrentMemoryContext;
+
+	if (my_slot < 0 || IsTransactionState() || !okra_journal_pending(my_slot))
+		return;
+	/* a failure here must not cost the answers of the batch in flight */
+	PG_TRY();
+	{
+		(void) okra_journal_write(my_slot, my_nsp);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		if (geterrcode() == ERRCODE_QUERY_CANCELED ||
+			geterrcode() == ERRCODE_ADMIN_SHUTDOWN)
+			PG_RE_THROW();
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
 }
 
 /*
@@ -522,7 +575,8 @@ worker_cycle(void)
 
 	pgstat_report_activity(STATE_RUNNING, "okra: journal");
 	MemoryContextSwitchTo(worker_cxt);
-	okra_journal_write(my_slot, my_nsp);
+	/* an intent that cannot be written is tried again after a pause */
+	journal_stuck = !okra_journal_write(my_slot, my_nsp);
 	pgstat_report_activity(STATE_RUNNING, "okra: outbox");
 	MemoryContextSwitchTo(worker_cxt);
 	while (okra_outbox_step(my_nsp, false) > 0)
@@ -566,8 +620,16 @@ okra_outbox_worker_main(Datum arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
-	/* its commits are promises made before sending: durable, always */
+	/*
+	 * Its commits are promises made before sending: durable, always; and
+	 * nothing a database or role setting says may stop it writing them.
+	 */
 	SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("statement_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("lock_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("idle_in_transaction_session_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -583,9 +645,11 @@ okra_outbox_worker_main(Datum arg)
 	before_shmem_exit(worker_detach, (Datum) 0);
 	if (!claim_slot())
 	{
-		ereport(LOG,
-				errmsg("okra serves at most %d databases; database %u is not served",
-					   OKRA_MAX_DATABASES, dboid));
+		/* another worker serves it (the launcher restarted): nothing to do */
+		if (okra_slot_of(dboid) < 0)
+			ereport(LOG,
+					errmsg("okra serves at most %d databases; database \"%s\" is not served",
+						   OKRA_MAX_DATABASES, my_dbname));
 		proc_exit(0);
 	}
 	worker_cxt = AllocSetContextCreate(TopMemoryContext, "okra worker",
@@ -617,8 +681,9 @@ okra_outbox_worker_main(Datum arg)
 			proc_exit(0);
 		}
 		/* the journal is written as soon as a backend puts something */
-		if (okra_journal_pending(my_slot))
+		if (okra_journal_pending(my_slot) && !journal_stuck)
 			continue;
+		journal_stuck = false;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 okra_outbox_poll_interval, PG_WAIT_EXTENSION);
 	}
