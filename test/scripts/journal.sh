@@ -13,7 +13,7 @@ export PATH="$PWD/test/sandbox:$PATH"
 db=okra_journal
 cleanup() {
 	ctl POST reset >/dev/null 2>&1
-	psql -qX -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1
+	psql -qX -c "DROP DATABASE IF EXISTS $db" -c "DROP DATABASE IF EXISTS ${db}_copy" >/dev/null 2>&1
 }
 trap cleanup EXIT
 fails=0
@@ -31,7 +31,8 @@ new_payment() { ctl POST payments "{\"status\": \"success\", \"amount\": $1}" | 
 ms() { date +%s%3N; }
 
 ctl POST reset >/dev/null
-psql -qX -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null || exit 1
+psql -qX -c "DROP DATABASE IF EXISTS $db" -c "DROP DATABASE IF EXISTS ${db}_copy" \
+	-c "CREATE DATABASE $db TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'" >/dev/null || exit 1
 q "CREATE EXTENSION okra" >/dev/null
 p1=$(new_payment 10000)
 q "SELECT okra_verify('$p1')" >/dev/null
@@ -131,6 +132,38 @@ q "SELECT okra_refund('$pend', 100)" >/dev/null
 sleep 0.2
 check "a refund Okra refused is journaled as failed (OK003)" \
 	'[ "$(q "SELECT outcome || '"' '"' || sqlstate FROM okra_journal WHERE payment_id = '"'$pend'"'")" = "failed OK003" ]'
+
+# -- REPEATABLE READ: a snapshot older than a refund queued (and sent) by
+# another session does not hide it from the guard
+p5=$(new_payment 10000)
+q "SELECT okra_verify('$p5')" >/dev/null
+# the queued refund stays in flight (reserved) while the other session looks
+ctl POST faults "{\"kind\": \"hang\", \"ms\": 3000, \"route\": \"pay/refund\", \"payment_id\": \"$p5\"}" >/dev/null
+psql -AtqX -d $db -v VERBOSITY=verbose -c "BEGIN ISOLATION LEVEL REPEATABLE READ" \
+	-c "SELECT count(*) FROM okra_payments" -c "SELECT pg_sleep(1.5)" \
+	-c "SELECT okra_refund('$p5', 6000)" >"$db.rr.out" 2>&1 &
+bg=$!
+sleep 0.5
+r=$(q "SELECT okra_refund_after_commit('$p5', 6000)")
+wait $bg
+out=$(cat "$db.rr.out"); rm -f "$db.rr.out"
+check "under REPEATABLE READ the guard sees a refund queued after the snapshot (OK002)" \
+	'[[ $out == *"ERROR:  OK002"*"6000 of 10000 kobo refunded or queued"* ]]'
+check "the other session's refund was not sent" '[ "$(executed "$p5")" = 0 ]'
+
+# -- a long message of multibyte characters is cut at a character boundary:
+# the journal dumps and restores
+long=$(printf 'Ọ̀kọ́ %.0s' $(seq 1 80))
+ctl POST faults "$(jq -cn --arg m "$long" '{kind: "status", status: 400, route: "pay/refund",
+	body: ({status: "error", message: $m} | tostring)}')" >/dev/null
+q "SELECT okra_refund('$p1', 1)" >/dev/null
+sleep 0.2
+check "the refused refund's long message is journaled, cut to 255 bytes or fewer" \
+	'[ "$(q "SELECT octet_length(message) BETWEEN 200 AND 255 FROM okra_journal WHERE sqlstate = '"'OK009'"'")" = t ]'
+psql -qX -c "CREATE DATABASE ${db}_copy TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'" >/dev/null
+out=$(pg_dump -d $db | psql -qX -v ON_ERROR_STOP=1 -d ${db}_copy 2>&1)
+check "pg_dump | psql restores okra_journal whole ($(echo "$out" | grep -c ERROR) errors)" \
+	'[ "$(psql -AtqX -d ${db}_copy -c "SELECT count(*) FROM okra_journal")" = "$(q "SELECT count(*) FROM okra_journal")" ] && [[ $out != *"invalid byte sequence"* ]]'
 
 # -- the health function counts what needs a person
 check "okra_outbox_health shows two journal entries to settle" \
