@@ -64,14 +64,14 @@ psql -AtqX -h "$work/a" -p "$port_a" -U postgres -d postgres -c "SELECT okra_ver
 psql -AtqX -h "$work/b" -p "$port_b" -U postgres -d postgres -c "SELECT okra_verify(id) FROM bench_payments" >/dev/null
 cat >"$work/refund.sql" <<'SQL'
 \set n random(1, 50)
-SELECT okra_refund((SELECT id FROM bench_payments WHERE n = :n), 1) \g /dev/null
+SELECT amount FROM okra_refund((SELECT id FROM bench_payments WHERE n = :n), 1);
 SQL
 chmod 644 "$work/refund.sql"
 
 run() {	# run CLUSTER ROUND: N refunds with pgbench, latencies (us) appended to $work/CLUSTER.lat
 	local c=$1 port_var=port_$1
-	su postgres -s /bin/sh -c "cd '$work/log' && pgbench -n -h '$work/$c' -p '${!port_var}' -U postgres \
-		-t $N -f '$work/refund.sql' -l --log-prefix=$c$2 postgres" >/dev/null 2>&1
+	su postgres -s /bin/sh -c "cd '$work/log' && '$(pg_config --bindir)/pgbench' -n -h '$work/$c' -p '${!port_var}' -U postgres \
+		-t $N -f '$work/refund.sql' -l --log-prefix=$c$2 postgres" >"$work/pgbench.out" 2>&1 || { cat "$work/pgbench.out"; exit 1; }
 	awk '{ print $3 }' "$work/log/$c$2".* >>"$work/$c.lat"
 }
 for r in $(seq 1 "$ROUNDS"); do
