@@ -654,7 +654,8 @@ REVOKE ALL ON FUNCTION @extschema@.okra_verify_run_begin(integer, integer, name)
 -- The next chunk: first mark stale what is due but older than stale_after
 -- (0: never), then lock up to n due payments, most overdue first, skipping
 -- those another run holds.  The locks last until the chunk commits.
-CREATE FUNCTION @extschema@.okra_verify_claim(run_id bigint, n integer, stale_after interval)
+CREATE FUNCTION @extschema@.okra_verify_claim(run_id bigint, n integer, stale_after interval,
+											  lease interval)
 RETURNS text[]
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
@@ -677,16 +678,33 @@ BEGIN
 			 WHERE r.run_id = okra_verify_claim.run_id;
 		END IF;
 	END IF;
-	SELECT array_agg(payment_id) INTO ids
-	  FROM (SELECT payment_id FROM @extschema@.okra_payments
-			 WHERE NOT terminal AND next_check_at <= now()
-			 ORDER BY next_check_at
-			 LIMIT n
-			   FOR UPDATE SKIP LOCKED) AS due;
+	-- claimed under a lease, committed before anything is sent: no row
+	-- lock is held while Okra answers, and no other run takes them
+	WITH due AS (
+		SELECT payment_id, next_check_at AS was_due FROM @extschema@.okra_payments
+		 WHERE NOT terminal AND next_check_at <= now()
+		 ORDER BY next_check_at
+		 LIMIT n
+		   FOR UPDATE SKIP LOCKED),
+	claimed AS (
+		UPDATE @extschema@.okra_payments AS t SET next_check_at = now() + lease
+		  FROM due WHERE t.payment_id = due.payment_id
+		RETURNING t.payment_id, due.was_due)
+	SELECT array_agg(payment_id ORDER BY was_due, payment_id) INTO ids FROM claimed;
 	RETURN coalesce(ids, '{}');
 END
 $$;
-REVOKE ALL ON FUNCTION @extschema@.okra_verify_claim(bigint, integer, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.okra_verify_claim(bigint, integer, interval, interval) FROM PUBLIC;
+
+-- A claimed payment its run never sent (after a 429): due again now.
+CREATE FUNCTION @extschema@.okra_verify_unclaim(payment_id text)
+RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+	UPDATE @extschema@.okra_payments AS t SET next_check_at = now()
+	 WHERE t.payment_id = okra_verify_unclaim.payment_id AND NOT t.terminal
+$$;
+REVOKE ALL ON FUNCTION @extschema@.okra_verify_unclaim(text) FROM PUBLIC;
 
 -- A check that failed: the call, and the payment's error and backoff.  A
 -- 429 is not the payment's doing: it stays due.  OK006 is Okra's definite

@@ -4,13 +4,16 @@
  *	  The SQL-callable functions: okra_verify, okra_cancel, okra_refund and
  *	  okra_request.
  *
- * Each checks its arguments first (22023, nothing sent), builds the JSON
- * request body, makes one call through http.c, and turns the answer into
- * its result: a composite built from the function's declared result type
- * (never looked up through search_path), or the whole body as jsonb.
- * Anything that is not a success is raised through errors.c.  A call that
- * succeeded is recorded in the ledger (ledger.c) before it returns; one to
- * an endpoint that may move money logs a line when it fails.
+ * Each refuses where the ledger cannot be written (25006) and checks its
+ * arguments (22023), with nothing sent; builds the JSON request body, makes
+ * one call through http.c, and turns the answer into its result through
+ * answer.c: a composite built from the function's declared result type
+ * (never looked up through search_path), or the whole body as jsonb.  A
+ * call that succeeded is recorded in the ledger (ledger.c) before it
+ * returns.  One to an endpoint that may move money is journaled first
+ * (journal.c: its intent before it is sent, its outcome after, whatever
+ * the caller's transaction does), a refund passes the guard first
+ * (guard.c), and a failure logs a line.
  *
  *-------------------------------------------------------------------------
  */
@@ -30,6 +33,7 @@
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
 
+#include "answer.h"
 #include "api.h"
 #include "compat.h"
 #include "contract.h"
@@ -39,24 +43,9 @@
 #include "ledger.h"
 #include "okra.h"
 #include "okra_json.h"
-#include "outbox.h"
-
-/* Longest argument value quoted back in an error message */
-#define OKRA_QUOTE_MAX		64
 
 /* Longest endpoint accepted */
 #define OKRA_ENDPOINT_MAX	200
-
-/* Columns of okra_payment and okra_refund, as in sql/okra.sql */
-#define OKRA_PAYMENT_NATTS	10
-#define OKRA_REFUND_NATTS	12
-
-/* An answer that is a success: the body and its parsed tree */
-typedef struct OkraAnswer
-{
-	OkraHttpResponse http;
-	OkraJsonDoc *doc;
-} OkraAnswer;
 
 /* What a call sends, and the ledger record it fills in */
 typedef struct OkraCall
@@ -72,57 +61,28 @@ typedef struct OkraCall
 
 typedef Datum (*OkraCallBody) (FunctionCallInfo fcinfo, OkraCall *call);
 
-/* Where okra_verify and okra_cancel find the payment in Okra's answer */
-static const char *const okra_verify_keys[] = {"payment_status", "payment", NULL};
-static const char *const okra_cancel_keys[] = {"payment", "payment_status", NULL};
-
 PG_FUNCTION_INFO_V1(okra_verify);
 PG_FUNCTION_INFO_V1(okra_cancel);
 PG_FUNCTION_INFO_V1(okra_refund);
 PG_FUNCTION_INFO_V1(okra_request);
 
 /*---- static prototypes ----*/
-static char *quote_clip(const char *s);
 static char *check_object_id(text *arg, const char *argname, const char *what);
 static void check_endpoint(const char *endpoint);
 static void check_can_record(const char *fname);
 static char journal_outcome(const OkraCall *call, int sqlerrcode);
 static void call_okra(OkraCall *call, OkraAnswer *ans);
-static void judge_answer(const char *endpoint, OkraAnswer *ans);
 static char *refund_id_of(Datum refund);
 static Datum logged_call(FunctionCallInfo fcinfo, OkraCall *call,
 						 OkraCallBody fn);
-static Datum response_jsonb(const char *endpoint, const OkraAnswer *ans);
 static TupleDesc result_tupdesc(FunctionCallInfo fcinfo, int natts);
-static Datum text_or_null(const char *s, bool *isnull);
-static void check_same_payment(const char *endpoint, long http_status,
-							   const char *answered, const char *asked);
 static Datum payment_call(FunctionCallInfo fcinfo, const char *endpoint,
 						  const char *const *keys);
 static Datum payment_send(FunctionCallInfo fcinfo, OkraCall *call);
-static Datum payment_answer(TupleDesc tupdesc, const char *endpoint,
-							const char *payment_id, const char *const *keys,
-							OkraAnswer *ans, Datum *response);
 static Datum refund_send(FunctionCallInfo fcinfo, OkraCall *call);
-static Datum refund_answer(TupleDesc tupdesc, const char *payment_id,
-						   OkraAnswer *ans, Datum *response);
 static Datum request_send(FunctionCallInfo fcinfo, OkraCall *call);
 static void check_request_endpoint(const char *endpoint);
 
-/*
- * A value quoted back in a message, clipped to OKRA_QUOTE_MAX bytes.
- */
-static char *
-quote_clip(const char *s)
-{
-	int			len = strlen(s);
-	int			clip;
-
-	if (len <= OKRA_QUOTE_MAX)
-		return pstrdup(s);
-	clip = pg_mbcliplen(s, len, OKRA_QUOTE_MAX);
-	return psprintf("%.*s...", clip, s);
-}
 
 /*
  * Check an Okra ObjectID argument (24 hex digits, any case) and return it
@@ -144,7 +104,7 @@ check_object_id(text *arg, const char *argname, const char *what)
 	if (!ok)
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				errmsg("invalid %s: \"%s\"", argname, quote_clip(s)),
+				errmsg("invalid %s: \"%s\"", argname, okra_quote_clip(s)),
 				errdetail("An Okra %s ID is 24 hexadecimal characters.", what));
 	for (i = 0; i < len; i++)
 		s[i] = pg_ascii_tolower((unsigned char) s[i]);
@@ -180,7 +140,7 @@ check_endpoint(const char *endpoint)
 	if (!ok)
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				errmsg("invalid Okra API endpoint: \"%s\"", quote_clip(endpoint)),
+				errmsg("invalid Okra API endpoint: \"%s\"", okra_quote_clip(endpoint)),
 				errdetail("An endpoint is one or more path segments of lower-case letters, digits and \"_\", separated by single \"/\" characters and at most %d characters long, such as \"pay/list\".",
 						  OKRA_ENDPOINT_MAX));
 }
@@ -203,41 +163,9 @@ call_okra(OkraCall *call, OkraAnswer *ans)
 	call->record.started_at = ans->http.started_at;
 	call->record.http_status = ans->http.status;
 	call->record.finished_at = ans->http.received_at;
-	judge_answer(call->endpoint, ans);
+	okra_judge_answer(call->endpoint, ans);
 }
 
-/*
- * Parse an answer and return if it is a success; raise the matching
- * error if it is not.
- */
-static void
-judge_answer(const char *endpoint, OkraAnswer *ans)
-{
-	char	   *jerr = NULL;
-	bool		is_2xx;
-	OkraErrorBody err;
-
-	if (pg_verify_mbstr(PG_UTF8, ans->http.body, (int) ans->http.body_len, true))
-		ans->doc = okra_json_parse(ans->http.body, ans->http.body_len, &jerr);
-	else
-	{
-		ans->doc = NULL;
-		jerr = pstrdup("The response body is not valid UTF-8.");
-	}
-
-	is_2xx = (ans->http.status >= 200 && ans->http.status < 300);
-	if (is_2xx && ans->doc != NULL && okra_json_is_success(ans->doc))
-		return;
-
-	okra_json_error_body(ans->doc, &err);
-	if (is_2xx && ans->doc == NULL)
-		okra_error_invalid_response(endpoint, ans->http.status,
-									"the body is not a JSON object", jerr);
-	if (is_2xx && err.status == NULL)
-		okra_error_invalid_response(endpoint, ans->http.status,
-									"the body has no \"status\"", NULL);
-	okra_error_rejected(endpoint, ans->http.status, &err);
-}
 
 /*
  * The refund_id of an okra_refund Datum, or NULL.
@@ -343,24 +271,6 @@ logged_call(FunctionCallInfo fcinfo, OkraCall *call, OkraCallBody fn)
 	return result;
 }
 
-/*
- * The whole response body as jsonb, in the server encoding.
- */
-static Datum
-response_jsonb(const char *endpoint, const OkraAnswer *ans)
-{
-	char	   *text;
-	Datum		result;
-
-	text = okra_utf8_to_server(ans->http.body, ans->http.body_len, false);
-	if (text == NULL)
-		okra_error_invalid_response(endpoint, ans->http.status,
-									"the body has characters the database encoding cannot hold", NULL);
-	if (!okra_safe_input(jsonb_in, text, InvalidOid, &result))
-		okra_error_invalid_response(endpoint, ans->http.status,
-									"the body cannot be stored as jsonb", NULL);
-	return result;
-}
 
 /*
  * The function's declared composite result type, checked and blessed.
@@ -380,29 +290,7 @@ result_tupdesc(FunctionCallInfo fcinfo, int natts)
 	return BlessTupleDesc(tupdesc);
 }
 
-/*
- * A text Datum, or NULL.
- */
-static Datum
-text_or_null(const char *s, bool *isnull)
-{
-	*isnull = (s == NULL);
-	return s ? CStringGetTextDatum(s) : (Datum) 0;
-}
 
-/*
- * An answer about another payment than the one asked for is unusable.
- */
-static void
-check_same_payment(const char *endpoint, long http_status,
-				   const char *answered, const char *asked)
-{
-	if (strcmp(answered, asked) != 0)
-		okra_error_invalid_response(endpoint, http_status,
-									psprintf("the answer is about payment \"%s\"",
-											 quote_clip(answered)),
-									NULL);
-}
 
 /*
  * okra_verify and okra_cancel: POST {"payment_id": ...} and return the
@@ -442,95 +330,14 @@ payment_send(FunctionCallInfo fcinfo, OkraCall *call)
 	OkraAnswer	ans;
 
 	call_okra(call, &ans);
-	call->record.payment = payment_answer(tupdesc, call->endpoint,
+	call->record.payment = okra_payment_answer(tupdesc, call->endpoint,
 										  call->payment_id, call->payment_keys,
 										  &ans, &call->record.response);
 	(void) okra_ledger_record(fcinfo, &call->record);
 	return call->record.payment;
 }
 
-/*
- * The okra_payment in a successful answer, and the whole body as jsonb.
- */
-static Datum
-payment_answer(TupleDesc tupdesc, const char *endpoint, const char *payment_id,
-			   const char *const *keys, OkraAnswer *ans, Datum *response)
-{
-	OkraPaymentFields f;
-	char	   *why;
-	Datum		values[OKRA_PAYMENT_NATTS];
-	bool		nulls[OKRA_PAYMENT_NATTS];
 
-	if (!okra_json_payment(ans->doc, keys, &f, &why))
-		okra_error_invalid_response(endpoint, ans->http.status,
-									"unexpected shape", why);
-	check_same_payment(endpoint, ans->http.status, f.payment_id, payment_id);
-
-	memset(nulls, 0, sizeof(nulls));
-	values[0] = text_or_null(f.payment_id, &nulls[0]);
-	values[1] = text_or_null(f.status, &nulls[1]);
-	values[2] = Int64GetDatum(f.amount);
-	nulls[2] = !f.has_amount;
-	values[3] = text_or_null(f.currency, &nulls[3]);
-	values[4] = text_or_null(f.customer_id, &nulls[4]);
-	values[5] = text_or_null(f.link_url, &nulls[5]);
-	values[6] = text_or_null(f.response_status, &nulls[6]);
-	values[7] = text_or_null(f.env, &nulls[7]);
-	values[8] = TimestampTzGetDatum(ans->http.received_at);
-	values[9] = response_jsonb(endpoint, ans);
-	okra_json_free(ans->doc);
-	ans->doc = NULL;
-
-	*response = values[9];
-	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
-}
-
-/*
- * Job i of batch b, read as okra_read_answer() reads it, in a
- * subtransaction that writes nothing: NULL, with *answer and *response
- * set, or the error that is this request's outcome.  Cancel, shutdown and
- * running out of memory are raised, not returned.  *http is filled in
- * either way.
- */
-ErrorData *
-okra_read_job(OkraHttpBatch *b, int i, TupleDesc tupdesc, const char *endpoint,
-			  const char *payment_id, bool duplicate_is_answer,
-			  OkraHttpResponse *http, Datum *answer, Datum *response)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	ErrorData  *volatile edata = NULL;
-
-	memset(http, 0, sizeof(*http));
-	*answer = (Datum) 0;
-	*response = (Datum) 0;
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		okra_http_batch_result(b, i, http);
-		*answer = okra_read_answer(tupdesc, endpoint, payment_id, http,
-								   duplicate_is_answer, response);
-		ReleaseCurrentSubTransaction();
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(cxt);
-	CurrentResourceOwner = owner;
-
-	if (edata != NULL &&
-		(edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-		 edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN ||
-		 edata->sqlerrcode == ERRCODE_OUT_OF_MEMORY))
-		ReThrowError(edata);
-	return edata;
-}
 
 /*
  * okra_verify(payment_id text) RETURNS okra_payment
@@ -633,99 +440,13 @@ refund_send(FunctionCallInfo fcinfo, OkraCall *call)
 	OkraAnswer	ans;
 
 	call_okra(call, &ans);
-	call->record.refund = refund_answer(tupdesc, call->payment_id, &ans,
+	call->record.refund = okra_refund_answer(tupdesc, call->payment_id, &ans,
 										&call->record.response);
 	(void) okra_ledger_record(fcinfo, &call->record);
 	return call->record.refund;
 }
 
-/*
- * The okra_refund in an answer (a success, or the refund a "Duplicate
- * request" carries), and the whole body as jsonb.
- */
-static Datum
-refund_answer(TupleDesc tupdesc, const char *payment_id, OkraAnswer *ans,
-			  Datum *response)
-{
-	const char *endpoint = "pay/refund";
-	OkraRefundFields f;
-	char	   *why;
-	Datum		values[OKRA_REFUND_NATTS];
-	bool		nulls[OKRA_REFUND_NATTS];
 
-	if (!okra_json_refund(ans->doc, &f, &why))
-		okra_error_invalid_response(endpoint, ans->http.status,
-									"unexpected shape", why);
-	/* the refund is of the payment asked for, whether Okra says so or not */
-	if (f.payment_id == NULL)
-		f.payment_id = pstrdup(payment_id);
-	check_same_payment(endpoint, ans->http.status, f.payment_id, payment_id);
-
-	memset(nulls, 0, sizeof(nulls));
-	values[0] = text_or_null(f.refund_id, &nulls[0]);
-	values[1] = text_or_null(f.payment_id, &nulls[1]);
-	values[2] = Int64GetDatum(f.amount);
-	nulls[2] = !f.has_amount;
-	values[3] = text_or_null(f.currency, &nulls[3]);
-	values[4] = text_or_null(f.status, &nulls[4]);
-	values[5] = text_or_null(f.reason, &nulls[5]);
-	values[6] = text_or_null(f.refund_payment_id, &nulls[6]);
-	values[7] = text_or_null(f.refund_payment_status, &nulls[7]);
-	values[8] = Int64GetDatum(f.wallet_balance);
-	nulls[8] = !f.has_wallet_balance;
-	values[9] = text_or_null(f.message, &nulls[9]);
-	nulls[10] = true;
-	values[10] = (Datum) 0;
-	if (f.created_at != NULL &&
-		okra_safe_input(timestamptz_in, f.created_at, InvalidOid, &values[10]))
-		nulls[10] = false;
-	values[11] = response_jsonb(endpoint, ans);
-	okra_json_free(ans->doc);
-	ans->doc = NULL;
-
-	*response = values[11];
-	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
-}
-
-/*
- * For the outbox (outbox.c): the answer to a request sent by another path,
- * as okra_verify, okra_cancel or okra_refund would read it, or raise as
- * they would.  A refund answered "Duplicate request" with the refund in it
- * is taken as that refund when duplicate_is_answer.
- */
-Datum
-okra_read_answer(TupleDesc tupdesc, const char *endpoint,
-				 const char *payment_id, const OkraHttpResponse *http,
-				 bool duplicate_is_answer, Datum *response)
-{
-	OkraAnswer	ans;
-	bool		refund = (strcmp(endpoint, "pay/refund") == 0);
-
-	ans.http = *http;
-	ans.doc = NULL;
-	if (!refund)
-	{
-		judge_answer(endpoint, &ans);
-		return payment_answer(tupdesc, endpoint, payment_id,
-							  strcmp(endpoint, "pay/cancel") == 0 ?
-							  okra_cancel_keys : okra_verify_keys,
-							  &ans, response);
-	}
-	PG_TRY();
-	{
-		judge_answer(endpoint, &ans);
-	}
-	PG_CATCH();
-	{
-		if (!duplicate_is_answer || geterrcode() != ERRCODE_OKRA_DUPLICATE_REFUND ||
-			ans.doc == NULL)
-			PG_RE_THROW();
-		/* nothing but json-c and palloc ran since the raise: carry on */
-		FlushErrorState();
-	}
-	PG_END_TRY();
-	return refund_answer(tupdesc, payment_id, &ans, response);
-}
 
 /*
  * Refunds go through okra_refund only, so that its ledger check and lock
@@ -798,7 +519,7 @@ request_send(FunctionCallInfo fcinfo, OkraCall *call)
 	Datum		result;
 
 	call_okra(call, &ans);
-	result = response_jsonb(call->endpoint, &ans);
+	result = okra_response_jsonb(call->endpoint, &ans);
 	okra_json_free(ans.doc);
 	call->record.response = result;
 	(void) okra_ledger_record(fcinfo, &call->record);

@@ -110,7 +110,8 @@ static const ContractFunction contract_functions[] = {
 	/* pending.c: the run's row read by column number */
 	{"okra_verify_run_begin", 3, {"int4", "int4", "name"}, "record",
 	 2, {{"run_id", "int8"}, {"paused_until", "timestamptz"}}},
-	{"okra_verify_claim", 3, {"int8", "int4", "interval"}, "text[]"},
+	{"okra_verify_claim", 4, {"int8", "int4", "interval", "interval"}, "text[]"},
+	{"okra_verify_unclaim", 1, {"text"}, "void"},
 	{"okra_verify_run_progress", 6,
 	 {"int8", "int4", "int4", "int4", "int4", "bool"}, "void"},
 	/* outbox.c: item_from_claim() and finish_one() */

@@ -992,6 +992,16 @@ okra_http_batch_result(OkraHttpBatch *b, int i, OkraHttpResponse *resp)
 }
 
 /*
+ * Job i's HTTP status once okra_http_batch_next() has returned it (0 if no
+ * answer came), without judging it: the caller may stop the batch on it.
+ */
+long
+okra_http_batch_status(OkraHttpBatch *b, int i)
+{
+	return b->jobs[i].status;
+}
+
+/*
  * Give a job's easy handle back: kept for reuse after a clean transfer,
  * else (aborted, failed: its connection state is unknown) thrown away.
  */

@@ -37,6 +37,7 @@ extern void okra_http_batch_result(OkraHttpBatch *b, int i,
 extern void okra_http_batch_header(OkraHttpBatch *b, int i,
 								   const char *header);
 extern void okra_http_batch_stop(OkraHttpBatch *b);
+extern long okra_http_batch_status(OkraHttpBatch *b, int i);
 extern void okra_http_batch_start_by(OkraHttpBatch *b, TimestampTz start_by);
 extern void okra_http_check_config(void);
 extern void okra_http_batch_free(OkraHttpBatch *b);

@@ -27,10 +27,6 @@ typedef struct OkraLedgerCall
 } OkraLedgerCall;
 
 extern Oid	okra_ledger_schema(FunctionCallInfo caller);
-extern void okra_procedure_begin(FunctionCallInfo fcinfo, const char *name,
-								 const char *why);
-extern void okra_xact_begin(bool in_procedure);
-extern void okra_xact_commit(bool in_procedure);
 extern Datum okra_ledger_call_in(Oid nsp, const char *name, int nargs,
 								 const Datum *args, const bool *nulls,
 								 bool *isnull);

@@ -34,12 +34,14 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "answer.h"
 #include "api.h"
 #include "compat.h"
 #include "http.h"
 #include "ledger.h"
 #include "okra.h"
 #include "outbox.h"
+#include "txn.h"
 
 /* Requests claimed, and sent at once, per step */
 #define OKRA_OUTBOX_BATCH		8

@@ -31,11 +31,12 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-#include "api.h"
+#include "answer.h"
 #include "compat.h"
 #include "http.h"
 #include "ledger.h"
 #include "okra.h"
+#include "txn.h"
 
 /* Most transfers in flight at once */
 #define OKRA_MAX_CONCURRENCY	256
@@ -58,6 +59,8 @@ PG_FUNCTION_INFO_V1(okra_verify_pending);
 static void verify_chunk(FunctionCallInfo fcinfo, TupleDesc tupdesc,
 						 Datum *ids, int n, int concurrency,
 						 OkraChunkCounts *counts);
+static void unclaim(FunctionCallInfo fcinfo, const char *payment_id);
+static Interval *claim_lease(int concurrency);
 static void check_one(FunctionCallInfo fcinfo, TupleDesc tupdesc,
 					  OkraHttpBatch *b, int i, const char *payment_id,
 					  const char *body, OkraChunkCounts *counts);
@@ -118,13 +121,29 @@ check_one(FunctionCallInfo fcinfo, TupleDesc tupdesc, OkraHttpBatch *b, int i,
 	okra_ledger_check_failed(fcinfo, &record, payment_id, edata->sqlerrcode,
 							 edata->message);
 	if (edata->sqlerrcode == ERRCODE_OKRA_RATE_LIMITED)
-	{
 		counts->rate_limited++;
-		okra_http_batch_stop(b);
-	}
 	else
 		counts->failed++;
 	FreeErrorData(edata);
+}
+
+/*
+ * How long a claim keeps a payment from other runs: its chunk's transfers
+ * (OKRA_CHUNK_ROUNDS rounds of at most connect + request timeout) and
+ * their rate-limit turns.  A run that dies leaves its payments due again
+ * after it.
+ */
+static Interval *
+claim_lease(int concurrency)
+{
+	Interval   *lease = palloc0(sizeof(Interval));
+
+	lease->time = (OKRA_CHUNK_ROUNDS + 1) *
+		((int64) okra_connect_timeout + okra_request_timeout) * 1000;
+	if (okra_rate_limit_per_minute > 0)
+		lease->time += (int64) concurrency * OKRA_CHUNK_ROUNDS *
+			(USECS_PER_MINUTE / okra_rate_limit_per_minute);
+	return lease;
 }
 
 /*
@@ -137,6 +156,8 @@ verify_chunk(FunctionCallInfo fcinfo, TupleDesc tupdesc, Datum *ids, int n,
 	OkraHttpBatch *b = okra_http_batch_create(n, concurrency);
 	char	  **pid = palloc(sizeof(char *) * n);
 	char	  **body = palloc(sizeof(char *) * n);
+	int		   *order = palloc(sizeof(int) * n);
+	bool	   *sent = palloc0(sizeof(bool) * n);
 	int			i;
 	int			answered = 0;
 
@@ -150,12 +171,27 @@ verify_chunk(FunctionCallInfo fcinfo, TupleDesc tupdesc, Datum *ids, int n,
 			okra_http_batch_set(b, i, OKRA_VERIFY_ENDPOINT, body[i],
 								strlen(body[i]));
 		}
+		okra_http_batch_prepare(b);
+		okra_xact_commit(true);
+
+		/* the transfers, holding no row lock: a 429 starts nothing more */
 		while ((i = okra_http_batch_next(b)) >= 0)
 		{
-			check_one(fcinfo, tupdesc, b, i, pid[i], body[i], counts);
-			answered++;
+			order[answered++] = i;
+			sent[i] = true;
+			if (okra_http_batch_status(b, i) == 429)
+				okra_http_batch_stop(b);
 		}
-		/* after a 429: the claimed payments that were never sent */
+
+		/* what each answer says, recorded in one transaction */
+		okra_xact_begin(true);
+		for (i = 0; i < answered; i++)
+			check_one(fcinfo, tupdesc, b, order[i], pid[order[i]],
+					  body[order[i]], counts);
+		/* after a 429: the claimed payments never sent are due again */
+		for (i = 0; i < n; i++)
+			if (!sent[i])
+				unclaim(fcinfo, pid[i]);
 		counts->rate_limited += n - answered;
 	}
 	PG_FINALLY();
@@ -166,6 +202,20 @@ verify_chunk(FunctionCallInfo fcinfo, TupleDesc tupdesc, Datum *ids, int n,
 }
 
 /*
+ * A claimed payment that was never sent: due again now.
+ */
+static void
+unclaim(FunctionCallInfo fcinfo, const char *payment_id)
+{
+	Datum		arg = CStringGetTextDatum(payment_id);
+	bool		argnull = false;
+	bool		isnull;
+
+	(void) okra_ledger_call(fcinfo, "okra_verify_unclaim", 1, &arg, &argnull,
+							&isnull);
+}
+
+/*
  * CALL okra_verify_pending(max_payments integer, concurrency integer)
  */
 Datum
@@ -173,8 +223,8 @@ okra_verify_pending(PG_FUNCTION_ARGS)
 {
 	int			max_payments = PG_ARGISNULL(0) ? -1 : PG_GETARG_INT32(0);
 	int			concurrency = PG_ARGISNULL(1) ? -1 : PG_GETARG_INT32(1);
-	Datum		args[3];
-	bool		nulls[3] = {false};
+	Datum		args[4];
+	bool		nulls[4] = {false};
 	bool		isnull;
 	HeapTupleHeader begun;
 	int64		run_id;
@@ -236,8 +286,9 @@ okra_verify_pending(PG_FUNCTION_ARGS)
 		args[1] = Int32GetDatum(Min(max_payments - done,
 									concurrency * OKRA_CHUNK_ROUNDS));
 		args[2] = IntervalPGetDatum(stale_after);
+		args[3] = IntervalPGetDatum(claim_lease(concurrency));
 		claimed = DatumGetArrayTypeP(okra_ledger_call(fcinfo, "okra_verify_claim",
-													  3, args, nulls, &isnull));
+													  4, args, nulls, &isnull));
 		deconstruct_array(claimed, TEXTOID, -1, false, TYPALIGN_INT,
 						  &ids, NULL, &n);
 		if (n > 0)

@@ -8,7 +8,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS okra;
 \ir helpers.psql
-SELECT plan(16);
+SELECT plan(18);
 TRUNCATE okra_payments, okra_refunds, okra_status_changes, okra_api_calls, okra_verification_runs;
 
 -- the backoff, as README "Scheduled verification" writes it down
@@ -52,23 +52,28 @@ UPDATE okra_payments SET next_check_at = now() - interval '5 minutes' WHERE paym
 UPDATE okra_payments SET next_check_at = now() + interval '5 minutes' WHERE payment_id = '64a00000000000000000000c';
 UPDATE okra_payments SET next_check_at = NULL WHERE payment_id = '64a00000000000000000000d';
 SELECT run_id FROM okra_verify_run_begin(10, 1, current_user) \gset
-SELECT is(okra_verify_claim(:run_id, 10, '2 days'), ARRAY['64a00000000000000000000b', '64a00000000000000000000a'],
+SELECT is(okra_verify_claim(:run_id, 10, '2 days', '3 minutes'), ARRAY['64a00000000000000000000b', '64a00000000000000000000a'],
 	'the claim takes the due payments, most overdue first, not those due later or never');
-SELECT is(okra_verify_claim(:run_id, 1, '2 days'), ARRAY['64a00000000000000000000b'], 'and at most n of them');
+SELECT is((SELECT count(*) FROM okra_payments WHERE next_check_at = now() + interval '3 minutes'), 2::bigint,
+	'and holds them under its lease (next check pushed out; committed before anything is sent, no row lock kept)');
+SELECT is(okra_verify_claim(:run_id, 10, '2 days', '3 minutes'), '{}'::text[], 'so another run does not take them');
+UPDATE okra_payments SET next_check_at = now() - interval '5 minutes' WHERE payment_id = '64a00000000000000000000b';
+UPDATE okra_payments SET next_check_at = now() WHERE payment_id = '64a00000000000000000000a';
+SELECT is(okra_verify_claim(:run_id, 1, '2 days', '0'), ARRAY['64a00000000000000000000b'], 'and at most n of them');
 INSERT INTO okra_payments (payment_id, status, terminal, next_check_at)
 VALUES ('64a000000000000000000001', 'success', true, now() - interval '1 hour');
-SELECT ok(NOT '64a000000000000000000001' = ANY (okra_verify_claim(:run_id, 10, '2 days')),
+SELECT ok(NOT '64a000000000000000000001' = ANY (okra_verify_claim(:run_id, 10, '2 days', '0')),
 	'a final payment is never claimed');
 -- stale: due and first seen longer ago than stale_after
 UPDATE okra_payments SET first_seen_at = now() - interval '3 days' WHERE payment_id = '64a00000000000000000000a';
-SELECT is(okra_verify_claim(:run_id, 10, '2 days'), ARRAY['64a00000000000000000000b'],
+SELECT is(okra_verify_claim(:run_id, 10, '2 days', '0'), ARRAY['64a00000000000000000000b'],
 	'a payment older than stale_after is not claimed');
 SELECT is((SELECT row(stale_at IS NOT NULL, next_check_at) FROM okra_pending WHERE payment_id = '64a00000000000000000000a'),
 	row(true, NULL::timestamptz), 'but marked stale in okra_pending, with no next check');
 SELECT is((SELECT stale FROM okra_verification_runs WHERE run_id = :run_id), 1, 'and counted in its run');
 UPDATE okra_payments SET first_seen_at = now() - interval '3 days', stale_at = NULL, next_check_at = now()
  WHERE payment_id = '64a00000000000000000000a';
-SELECT ok('64a00000000000000000000a' = ANY (okra_verify_claim(:run_id, 10, '0')), 'stale_after 0: never stale');
+SELECT ok('64a00000000000000000000a' = ANY (okra_verify_claim(:run_id, 10, '0', '0')), 'stale_after 0: never stale');
 
 -- a 429 seen by a run pauses the next ones
 SELECT okra_verify_run_progress(:run_id, 0, 0, 0, 1, true) \g /dev/null

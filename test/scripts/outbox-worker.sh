@@ -27,7 +27,9 @@ fail() { echo "FAIL: $*"; tail -30 "$work/server.log"; exit 1; }
 
 okra_start_sandbox OB "$work/sandbox.log" --key "$OKRA_SANDBOX_KEY" --seed test/sandbox/seed-test.json \
 	--wallet 100000000000 || fail "okra-sandbox"
-okra_preloaded_cluster "$work" "$OB" "okra.outbox_database = 'postgres'" "okra.outbox_poll_interval = '60s'" \
+# OKRA_OUTBOX_ASYNC=1 (outbox-worker-async.sh): the whole server commits
+# asynchronously, which okra's own commits before sending must override
+okra_preloaded_cluster "$work" "$OB" "synchronous_commit = $([ -n "${OKRA_OUTBOX_ASYNC:-}" ] && echo off || echo on)" "okra.outbox_poll_interval = '60s'" \
 	"okra.outbox_trust_idempotency_key = on" "okra.request_timeout = '2s'" "okra.connect_timeout = '1s'" ||
 	fail "the server did not start"
 port=$OKRA_CLUSTER_PORT

@@ -1,0 +1,78 @@
+/*-------------------------------------------------------------------------
+ *
+ * txn.c
+ *	  Transactions for okra's own work outside the caller's: in the
+ *	  procedures that commit as they go (okra_verify_pending,
+ *	  okra_outbox_run) and in the okra worker.
+ *
+ * Each of these transactions commits with synchronous_commit = on,
+ * whatever the session or the server says: the outbox claims a request in
+ * one before sending it, and records the answer in the next.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "nodes/parsenodes.h"
+#include "utils/guc.h"
+#include "utils/snapmgr.h"
+
+#include "compat.h"
+#include "txn.h"
+
+/*
+ * At the start of a procedure that commits as it goes (okra_verify_pending,
+ * okra_outbox_run): refuse to run where it cannot commit, then connect to
+ * SPI, nonatomic.  why says when it commits.  The caller ends with
+ * SPI_finish().
+ */
+void
+okra_procedure_begin(FunctionCallInfo fcinfo, const char *name, const char *why)
+{
+	CallContext *call = (CallContext *) fcinfo->context;
+
+	if (call == NULL || !IsA(call, CallContext) || call->atomic)
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
+				errmsg("%s cannot run inside a transaction block", name),
+				errdetail("It commits %s.", why),
+				errhint("Run CALL %s() as a statement of its own, as pg_cron does.", name));
+	if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect_ext failed");
+}
+
+/*
+ * A transaction to call okra's internal functions in, with a snapshot: in
+ * a procedure the current one, in a background worker a new one.  It
+ * commits with synchronous_commit = on whatever the session or the server
+ * says: the outbox claims a request in one before sending it, and records
+ * the answer in the next.
+ */
+void
+okra_xact_begin(bool in_procedure)
+{
+	if (!in_procedure)
+	{
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+	}
+	(void) set_config_option("synchronous_commit", "on", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
+	PushActiveSnapshot(GetTransactionSnapshot());
+}
+
+/*
+ * Commit it: through SPI in a procedure (which starts the next one).
+ */
+void
+okra_xact_commit(bool in_procedure)
+{
+	PopActiveSnapshot();
+	if (in_procedure)
+		okra_spi_commit();
+	else
+		CommitTransactionCommand();
+}
