@@ -739,6 +739,10 @@ BEGIN
 			last_error = okra_ledger_check_failed.sqlstate || ': ' || message,
 			next_check_at = @extschema@.okra_next_check(finished_at, NULL, t.failed_checks + 1)
 		 WHERE t.payment_id = okra_ledger_check_failed.payment_id;
+	ELSE
+		-- a 429: due again at once (the claim's lease is given back)
+		UPDATE @extschema@.okra_payments AS t SET next_check_at = now()
+		 WHERE t.payment_id = okra_ledger_check_failed.payment_id AND NOT t.terminal;
 	END IF;
 END
 $$;

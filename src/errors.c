@@ -23,9 +23,9 @@
 #define OKRA_READ_ONLY_HINT \
 	"This request only reads, so it is safe to retry."
 #define OKRA_REFUND_HINT \
-	"The refund may have happened. The call was recorded as an unknown outcome, " \
-	"and further refunds of this payment are refused until it is settled with " \
-	"okra_journal_resolve(journal_id, outcome)."
+	"The refund may have happened: do not retry it. okra_journal has it as an " \
+	"unknown outcome, and further refunds of this payment are refused until " \
+	"someone checks with Okra and settles it with okra_journal_resolve()."
 #define OKRA_CANCEL_HINT \
 	"The cancel may have been carried out by Okra. " \
 	"Call okra_verify to see whether the payment is cancelled before retrying."

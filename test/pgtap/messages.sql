@@ -13,7 +13,7 @@ CREATE EXTENSION IF NOT EXISTS okra;
 SELECT plan(22);
 
 \set safe 'This request only reads, so it is safe to retry.'
-\set refund_hint 'The refund may have happened. The call was recorded as an unknown outcome, and further refunds of this payment are refused until it is settled with okra_journal_resolve(journal_id, outcome).'
+\set refund_hint 'The refund may have happened: do not retry it. okra_journal has it as an unknown outcome, and further refunds of this payment are refused until someone checks with Okra and settles it with okra_journal_resolve().'
 \set cancel_hint 'The cancel may have been carried out by Okra. Call okra_verify to see whether the payment is cancelled before retrying.'
 \set other_hint 'The request may have been carried out by Okra, and money may have moved. Check its outcome with Okra before sending it again.'
 

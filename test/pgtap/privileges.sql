@@ -39,6 +39,7 @@ SELECT set_eq($$SELECT p.proname::text, p.proconfig::text FROM pg_proc p JOIN pg
 	         ('okra_ledger_check_failed', '{"search_path=pg_catalog, pg_temp"}'),
 	         ('okra_verify_run_begin', '{"search_path=pg_catalog, pg_temp"}'),
 	         ('okra_verify_claim', '{"search_path=pg_catalog, pg_temp"}'),
+	         ('okra_verify_unclaim', '{"search_path=pg_catalog, pg_temp"}'),
 	         ('okra_verify_run_progress', '{"search_path=pg_catalog, pg_temp"}'),
 	         ('okra_track', '{"search_path=pg_catalog, pg_temp"}'),
 	         ('okra_refund_after_commit', '{"search_path=pg_catalog, pg_temp"}'),

@@ -54,7 +54,7 @@ for i in $(seq 1 240); do
 	[ "$left" = 0 ] && break
 	sleep 0.5
 done
-kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null
+kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null
 
 counters=$(ctl GET counters)
 posted=$(echo "$counters" | jq '[.requests["/v2/pay/refund"] // {} | .[]] | add // 0')
