@@ -525,6 +525,21 @@ END
 $$;
 REVOKE ALL ON FUNCTION @extschema@.okra_ledger_lock_payment(text) FROM PUBLIC;
 
+-- A refund a person settled as succeeded (okra_journal_resolve,
+-- okra_outbox_resolve): it counts against what remains refundable.
+-- amount NULL: a refund of whatever remained.
+CREATE FUNCTION @extschema@.okra_ledger_settled_refund(payment_id text, amount bigint)
+RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+	UPDATE @extschema@.okra_payments AS p
+	   SET refunded_amount = CASE WHEN okra_ledger_settled_refund.amount IS NULL
+								  THEN coalesce(p.amount, p.refunded_amount)
+								  ELSE p.refunded_amount + okra_ledger_settled_refund.amount END
+	 WHERE p.payment_id = okra_ledger_settled_refund.payment_id
+$$;
+REVOKE ALL ON FUNCTION @extschema@.okra_ledger_settled_refund(text, bigint) FROM PUBLIC;
+
 -- Before a refund is sent or queued, under the payment's lock and with the
 -- latest snapshot (okra_refund_guard, guard.c): refuse what the ledger
 -- already knows Okra would refuse.
@@ -997,11 +1012,12 @@ BEGIN
 		RAISE EXCEPTION 'invalid outcome: "%"', coalesce(outcome, 'NULL')
 			USING ERRCODE = '22023', DETAIL = 'The outcome is succeeded or failed.';
 	END IF;
-	-- a call still in flight holds its payment's lock: wait for it to end,
-	-- and for its outcome to be written (which then wins)
-	PERFORM @extschema@.okra_ledger_lock_payment(t.payment_id)
-	   FROM @extschema@.okra_journal AS t
-	  WHERE t.journal_id = okra_journal_resolve.journal_id AND t.payment_id IS NOT NULL;
+	-- a refund still in flight holds its payment's lock: wait for it to
+	-- end, and for its outcome to be written (which then wins)
+	PERFORM 1 FROM @extschema@.okra_payments AS p
+	  JOIN @extschema@.okra_journal AS t ON t.payment_id = p.payment_id
+	 WHERE t.journal_id = okra_journal_resolve.journal_id AND t.endpoint = 'pay/refund'
+	   FOR UPDATE OF p;
 	PERFORM @extschema@.okra_journal_flush();
 	UPDATE @extschema@.okra_journal AS t
 	   SET outcome = okra_journal_resolve.outcome, settled_at = clock_timestamp(),
@@ -1015,12 +1031,8 @@ BEGIN
 			USING ERRCODE = '55000',
 				  HINT = 'Only an entry whose outcome is unknown, or that has none, can be settled by hand.';
 	END IF;
-	-- a refund that happened counts against what remains refundable
 	IF outcome = 'succeeded' AND j.endpoint = 'pay/refund' THEN
-		UPDATE @extschema@.okra_payments AS p
-		   SET refunded_amount = CASE WHEN j.amount IS NULL THEN coalesce(p.amount, p.refunded_amount)
-								 ELSE p.refunded_amount + j.amount END
-		 WHERE p.payment_id = j.payment_id;
+		PERFORM @extschema@.okra_ledger_settled_refund(j.payment_id, j.amount);
 	END IF;
 END
 $$;
@@ -1199,6 +1211,10 @@ BEGIN
 		-- is never dropped.
 		SELECT * INTO o FROM @extschema@.okra_outbox_requests AS t
 		 WHERE t.request_id = req FOR UPDATE;
+		IF okra_outbox_finish.sqlstate IS NOT NULL THEN
+			RAISE LOG 'okra outbox request % (attempt %, %) answered % after its claim ran out: %; it stays %',
+				req, attempt, mode, okra_outbox_finish.sqlstate, message, o.state;
+		END IF;
 		IF mode = 'send' AND okra_outbox_finish.sqlstate IS NULL AND attempt <= o.attempts
 		   AND (refund.refund_id IS NOT NULL OR payment.payment_id IS NOT NULL) THEN
 			RAISE LOG 'okra outbox request % (attempt %) answered after its claim ran out: it succeeded (it was %)',
@@ -1345,12 +1361,8 @@ BEGIN
 		RAISE EXCEPTION 'outbox request % is not unknown', request_id
 			USING ERRCODE = '55000', HINT = 'Only a request in state unknown can be settled by hand.';
 	END IF;
-	-- a refund that happened counts against what remains refundable
 	IF outcome = 'succeeded' AND o.kind = 'refund' THEN
-		UPDATE @extschema@.okra_payments AS p
-		   SET refunded_amount = CASE WHEN o.amount IS NULL THEN coalesce(p.amount, p.refunded_amount)
-								 ELSE p.refunded_amount + o.amount END
-		 WHERE p.payment_id = o.payment_id;
+		PERFORM @extschema@.okra_ledger_settled_refund(o.payment_id, o.amount);
 	END IF;
 END
 $$;

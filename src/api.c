@@ -209,23 +209,25 @@ check_can_record(const char *fname)
 static char
 journal_outcome(const OkraCall *call, int sqlerrcode)
 {
+	long		status = call->record.http_status;
+
 	if (call->record.refund != (Datum) 0 || call->record.payment != (Datum) 0)
 		return 's';
-	switch (sqlerrcode)
-	{
-		case ERRCODE_OKRA_OUTCOME_UNKNOWN:
-		case ERRCODE_OKRA_INVALID_RESPONSE:
-			return 'u';
-		case ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION:	/* 08001: not sent */
-		case ERRCODE_QUERY_CANCELED:	/* before anything was sent */
-		case ERRCODE_INVALID_PARAMETER_VALUE:
-		case ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE:
-			return 'f';
-	}
+	if (sqlerrcode == ERRCODE_OKRA_OUTCOME_UNKNOWN ||
+		sqlerrcode == ERRCODE_OKRA_INVALID_RESPONSE)
+		return 'u';
+	/* Okra answered success, and something after that failed */
+	if (status >= 200 && status < 300)
+		return 's';
 	/* Okra's own refusals (OK001 to OK009) */
-	if (ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_TO_CATEGORY(ERRCODE_OKRA_OUTCOME_UNKNOWN) &&
-		sqlerrcode != ERRCODE_OKRA_OUTCOME_UNKNOWN &&
-		sqlerrcode != ERRCODE_OKRA_INVALID_RESPONSE)
+	if (ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_TO_CATEGORY(ERRCODE_OKRA_OUTCOME_UNKNOWN))
+		return 'f';
+	/* surely never sent: no answer, and an error raised before sending */
+	if (status == 0 &&
+		(sqlerrcode == ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION ||
+		 sqlerrcode == ERRCODE_QUERY_CANCELED ||
+		 sqlerrcode == ERRCODE_INVALID_PARAMETER_VALUE ||
+		 sqlerrcode == ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE))
 		return 'f';
 	return 'u';
 }

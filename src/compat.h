@@ -68,6 +68,24 @@ okra_spi_commit(void)
 	pg_database_ownercheck((dboid), (roleid))
 #endif
 
+/*
+ * Later minor releases (2025) replaced WalSndCtl's sync_standbys_defined
+ * by the flags of sync_standbys_status
+ */
+#ifdef SYNC_STANDBY_DEFINED
+#define OKRA_SYNC_STANDBYS_DEFINED(ctl) \
+	(((ctl)->sync_standbys_status & SYNC_STANDBY_DEFINED) != 0)
+#else
+#define OKRA_SYNC_STANDBYS_DEFINED(ctl) ((ctl)->sync_standbys_defined)
+#endif
+
+/* PostgreSQL 17: a backend's number is MyProcNumber, no longer pgprocno */
+#if PG_VERSION_NUM >= 170000
+#define OKRA_MY_PROCNO MyProcNumber
+#else
+#define OKRA_MY_PROCNO (MyProc->pgprocno)
+#endif
+
 /* PostgreSQL 14: ProcessUtility_hook takes readOnlyTree */
 #if PG_VERSION_NUM >= 140000
 #define OKRA_PROCESS_UTILITY_ARGS \

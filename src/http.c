@@ -38,6 +38,7 @@
 
 #include "miscadmin.h"
 #include "storage/latch.h"
+#include "storage/pmsignal.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -890,8 +891,11 @@ okra_http_batch_next(OkraHttpBatch *b)
 		{
 			TimestampTz now = GetCurrentTimestamp();
 
-			/* too late to start anything (okra_http_batch_start_by) */
-			if (b->start_by != 0 && now >= b->start_by)
+			/*
+			 * too late to start anything (okra_http_batch_start_by), or the
+			 * server is going away (what was committed before may not last)
+			 */
+			if ((b->start_by != 0 && now >= b->start_by) || !PostmasterIsAlive())
 			{
 				okra_http_batch_stop(b);
 				break;

@@ -44,6 +44,7 @@
 #include "journal.h"
 #include "ledger.h"
 #include "okra.h"
+#include "txn.h"
 
 /* How long a call waits for its intent to be written */
 #define OKRA_JOURNAL_WAIT_MS	5000
@@ -168,10 +169,11 @@ okra_slot_of(Oid dboid)
 }
 
 /*
- * Wake the launcher (a new database to serve, or okra installed in one).
+ * Wake the launcher: database dboid has no worker (okra was just
+ * installed there, or its worker went away).
  */
 void
-okra_wake_launcher(void)
+okra_wake_launcher(Oid dboid)
 {
 	int			procno;
 
@@ -180,6 +182,7 @@ okra_wake_launcher(void)
 	SpinLockAcquire(&okra_shared->mutex);
 	procno = okra_shared->launcher_procno;
 	okra_shared->launcher_wake = true;
+	okra_shared->launcher_wake_dboid = dboid;
 	SpinLockRelease(&okra_shared->mutex);
 	if (procno >= 0)
 		SetLatch(&ProcGlobal->allProcs[procno].procLatch);
@@ -204,7 +207,7 @@ okra_wake_database(Oid dboid)
 	if (procno >= 0)
 		SetLatch(&ProcGlobal->allProcs[procno].procLatch);
 	else
-		okra_wake_launcher();
+		okra_wake_launcher(dboid);
 }
 
 /*
@@ -234,7 +237,7 @@ okra_journal_require(const char *endpoint)
 	{
 		give_up = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 											  OKRA_WORKER_WAIT_MS);
-		okra_wake_launcher();
+		okra_wake_launcher(MyDatabaseId);
 		while (!okra_journal_enabled() && GetCurrentTimestamp() < give_up)
 		{
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
@@ -388,7 +391,7 @@ okra_journal_begin(const char *endpoint, const char *payment_id,
 	m.kind = JOURNAL_INTENT;
 	snprintf(m.call_key, sizeof(m.call_key), "%d-" INT64_FORMAT "-%u",
 			 MyProcPid, (int64) GetCurrentTimestamp(), ++call_counter);
-	m.waiter = MyProc->pgprocno;
+	m.waiter = OKRA_MY_PROCNO;
 	m.at = GetCurrentTimestamp();
 	clip_copy(m.endpoint, sizeof(m.endpoint), endpoint);
 	clip_copy(m.payment_id, sizeof(m.payment_id), payment_id);
@@ -708,6 +711,16 @@ okra_journal_write(int slot, Oid nsp)
 	MemoryContextSwitchTo(cxt);
 	MemoryContextDelete(tmp);
 
+	/*
+	 * An intent not surely durable (a shutdown, the postmaster gone, no
+	 * standby's acknowledgement) must not let its call be sent: nobody is
+	 * woken, the backends give up (nothing sent), and this worker exits.
+	 */
+	if (!okra_commit_was_durable())
+		ereport(FATAL,
+				errcode(ERRCODE_ADMIN_SHUTDOWN),
+				errmsg("okra worker could not confirm that the journal's commit is durable"),
+				errdetail("The calls waiting for their intent are not sent."));
 	SpinLockAcquire(&okra_shared->mutex);
 	s->tail = k;
 	SpinLockRelease(&okra_shared->mutex);

@@ -61,6 +61,7 @@ typedef struct OkraShared
 	slock_t		mutex;
 	int			launcher_procno;	/* -1 if not running */
 	bool		launcher_wake;	/* a backend asked it to look again */
+	Oid			launcher_wake_dboid;	/* at this database */
 	Oid			paused_dboid;	/* being dropped: start no worker there */
 	TimestampTz paused_until;
 	OkraDbSlot	db[OKRA_MAX_DATABASES];
@@ -72,7 +73,7 @@ extern OkraShared *okra_shared;
 extern void okra_shared_preload(void);
 extern int	okra_slot_of(Oid dboid);
 extern void okra_wake_database(Oid dboid);
-extern void okra_wake_launcher(void);
+extern void okra_wake_launcher(Oid dboid);
 
 /* a backend's calls */
 extern bool okra_allow_unjournaled;

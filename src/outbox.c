@@ -271,6 +271,8 @@ okra_outbox_step(Oid nsp, bool in_procedure)
 	TupleDesc	paytd;
 	TupleDesc	reftd;
 	bool	   *sent;
+	int		   *blocked;
+	int			nblocked = 0;
 	int64		transfer_max;
 
 	/*
@@ -287,7 +289,6 @@ okra_outbox_step(Oid nsp, bool in_procedure)
 	/* 1. claim, and commit the claim; nothing if nothing could be sent */
 	okra_xact_begin(in_procedure);
 	MemoryContextSwitchTo(step_cxt);
-	okra_http_check_config();
 	args[0] = Int32GetDatum(OKRA_OUTBOX_BATCH);
 	args[1] = IntervalPGetDatum(lease);
 	claimed = DatumGetArrayTypeP(okra_ledger_call_in(nsp, "okra_outbox_claim", 2,
@@ -306,9 +307,12 @@ okra_outbox_step(Oid nsp, bool in_procedure)
 		MemoryContextDelete(step_cxt);
 		return 0;
 	}
+	/* not configured: raised here, and the claim goes with the rollback */
+	okra_http_check_config();
 
 	b = okra_http_batch_create(n, n);
 	sent = palloc0(sizeof(bool) * n);
+	blocked = palloc(sizeof(int) * n);
 	PG_TRY();
 	{
 		for (i = 0; i < n; i++)
@@ -338,13 +342,24 @@ okra_outbox_step(Oid nsp, bool in_procedure)
 		while ((i = okra_http_batch_next(b)) >= 0)
 		{
 			sent[i] = true;
-			while (!finish_in_xact(nsp, paytd, reftd, b, i, &items[i],
-								   in_procedure))
-			{
-				/* a payment locked by a transaction: keep the answer, retry */
-				okra_http_idle(OKRA_FINISH_RETRY_MS);
-			}
+			/* a payment locked by a transaction: keep the answer for later */
+			if (!finish_in_xact(nsp, paytd, reftd, b, i, &items[i], in_procedure))
+				blocked[nblocked++] = i;
 			MemoryContextSwitchTo(step_cxt);
+		}
+		/* the transfers are over: retry what waited for a lock */
+		while (nblocked > 0)
+		{
+			int			left = 0;
+
+			for (i = 0; i < nblocked; i++)
+				if (!finish_in_xact(nsp, paytd, reftd, b, blocked[i], &items[blocked[i]],
+									in_procedure))
+					blocked[left++] = blocked[i];
+			MemoryContextSwitchTo(step_cxt);
+			nblocked = left;
+			if (nblocked > 0)
+				okra_http_idle(OKRA_FINISH_RETRY_MS);
 		}
 
 		/* 3. what was never started (no time left under its claim) goes back */

@@ -14,9 +14,15 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "replication/syncrep.h"
+#include "replication/walsender_private.h"
+#include "storage/lwlock.h"
+#include "storage/pmsignal.h"
 #include "utils/guc.h"
 #include "utils/snapmgr.h"
 
@@ -75,4 +81,33 @@ okra_xact_commit(bool in_procedure)
 		okra_spi_commit();
 	else
 		CommitTransactionCommand();
+	if (!okra_commit_was_durable())
+		ereport(ERROR,
+				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				errmsg("okra could not confirm that its commit is durable"),
+				errdetail("The server is shutting down, or the synchronous standby did not acknowledge the commit. Nothing more is sent."));
+}
+
+/*
+ * Did the last commit of this process reach everything synchronous_commit
+ * = on promises: the local WAL and, where synchronous standbys are
+ * configured, their acknowledgement?  The wait for them can end without
+ * it: a cancel (a warning, and the commit stands locally), a shutdown, or
+ * the postmaster's death (its walsenders are gone).  Then what okra just
+ * committed before sending may not survive a failover, so nothing is sent.
+ */
+bool
+okra_commit_was_durable(void)
+{
+	bool		acked = true;
+
+	if (ProcDiePending || !PostmasterIsAlive())
+		return false;
+	if (XactLastCommitEnd == InvalidXLogRecPtr || WalSndCtl == NULL)
+		return true;
+	LWLockAcquire(SyncRepLock, LW_SHARED);
+	if (OKRA_SYNC_STANDBYS_DEFINED(WalSndCtl))
+		acked = WalSndCtl->lsn[SYNC_REP_WAIT_FLUSH] >= XactLastCommitEnd;
+	LWLockRelease(SyncRepLock);
+	return acked;
 }

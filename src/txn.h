@@ -14,5 +14,6 @@ extern void okra_procedure_begin(FunctionCallInfo fcinfo, const char *name,
 								 const char *why);
 extern void okra_xact_begin(bool in_procedure);
 extern void okra_xact_commit(bool in_procedure);
+extern bool okra_commit_was_durable(void);
 
 #endif							/* OKRA_TXN_H */

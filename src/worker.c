@@ -103,6 +103,7 @@ static int	list_databases(LauncherDb **dbs, int n);
 static void start_worker(LauncherDb *db);
 static void worker_detach(int code, Datum arg);
 static void launcher_detach(int code, Datum arg);
+static void serve_interrupts(void);
 static bool claim_slot(void);
 static void write_journal_between_polls(void);
 static bool worker_cycle(void);
@@ -405,6 +406,22 @@ start_worker(LauncherDb *db)
 }
 
 /*
+ * At the top of the launcher's and the workers' loops: SIGTERM ends the
+ * process, SIGHUP rereads the configuration.
+ */
+static void
+serve_interrupts(void)
+{
+	CHECK_FOR_INTERRUPTS();
+	if (ConfigReloadPending)
+	{
+		ConfigReloadPending = false;
+		ProcessConfigFile(PGC_SIGHUP);
+	}
+	ResetLatch(MyLatch);
+}
+
+/*
  * When the launcher exits: nobody to wake.
  */
 static void
@@ -425,6 +442,7 @@ okra_launcher_main(Datum arg)
 	int			n = 0;
 	int			i;
 	bool		woken;
+	Oid			woken_dboid;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -433,29 +451,25 @@ okra_launcher_main(Datum arg)
 	dbs = MemoryContextAllocZero(TopMemoryContext, sizeof(LauncherDb));
 
 	SpinLockAcquire(&okra_shared->mutex);
-	okra_shared->launcher_procno = MyProc->pgprocno;
+	okra_shared->launcher_procno = OKRA_MY_PROCNO;
 	SpinLockRelease(&okra_shared->mutex);
 	before_shmem_exit(launcher_detach, (Datum) 0);
 	ereport(LOG, errmsg("okra launcher started"));
 
 	for (;;)
 	{
-		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
-		ResetLatch(MyLatch);
+		serve_interrupts();
 		/* woken by a backend: okra may just have been installed somewhere */
 		SpinLockAcquire(&okra_shared->mutex);
 		woken = okra_shared->launcher_wake;
+		woken_dboid = okra_shared->launcher_wake_dboid;
 		okra_shared->launcher_wake = false;
 		SpinLockRelease(&okra_shared->mutex);
 		n = list_databases(&dbs, n);
 		for (i = 0; i < n; i++)
 		{
-			if (woken && okra_slot_of(dbs[i].dboid) < 0)
+			if (woken && dbs[i].dboid == woken_dboid &&
+				okra_slot_of(dbs[i].dboid) < 0)
 				dbs[i].next_start = 0;
 			if (dbs[i].seen)
 				start_worker(&dbs[i]);
@@ -517,7 +531,7 @@ claim_slot(void)
 				s->dboid = MyDatabaseId;
 				s->head = s->tail = s->lost = 0;
 			}
-			s->procno = MyProc->pgprocno;
+			s->procno = OKRA_MY_PROCNO;
 			s->pid = MyProcPid;
 		}
 	}
@@ -618,6 +632,8 @@ okra_outbox_worker_main(Datum arg)
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
+	/* no cancel: it could cut short a commit's wait for the standby */
+	pqsignal(SIGINT, SIG_IGN);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	/*
@@ -665,13 +681,7 @@ okra_outbox_worker_main(Datum arg)
 
 	for (;;)
 	{
-		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
-		ResetLatch(MyLatch);
+		serve_interrupts();
 		MemoryContextReset(worker_cxt);
 		if (!worker_cycle())
 		{

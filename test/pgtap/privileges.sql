@@ -50,6 +50,7 @@ SELECT set_eq($$SELECT p.proname::text, p.proconfig::text FROM pg_proc p JOIN pg
 	         ('okra_outbox_wait', '{"search_path=pg_catalog, pg_temp"}'),
 	         ('okra_outbox_health', '{"search_path=pg_catalog, pg_temp"}'),
 	         ('okra_ledger_lock_payment', '{"search_path=pg_catalog, pg_temp"}'),
+	         ('okra_ledger_settled_refund', '{"search_path=pg_catalog, pg_temp"}'),
 	         ('okra_outbox_release', '{"search_path=pg_catalog, pg_temp"}'),
 	         ('okra_journal_intent', '{"search_path=pg_catalog, pg_temp"}'),
 	         ('okra_journal_outcome', '{"search_path=pg_catalog, pg_temp"}'),

@@ -65,6 +65,9 @@ my $unknown = $standby->safe_psql('postgres', "SELECT count(*) FROM okra_outbox_
 my $succeeded = $standby->safe_psql('postgres', "SELECT count(*) FROM okra_outbox_requests WHERE state = 'succeeded'");
 diag("after the failover: $succeeded succeeded, $unknown unknown for a person (answers lost with the primary)");
 is($succeeded + $unknown, 50, 'each request ended succeeded, or unknown for a person');
+diag($standby->safe_psql('postgres',
+	"SELECT string_agg(DISTINCT state || ' ' || coalesce(sqlstate, '') || ' ' || coalesce(last_error, ''), E'\\n')
+	   FROM okra_outbox_requests WHERE state NOT IN ('succeeded', 'unknown')"));
 is($standby->safe_psql('postgres',
 		"SELECT count(*) FROM okra_outbox_requests o WHERE state = 'succeeded'
 		    AND NOT EXISTS (SELECT 1 FROM okra_refunds r WHERE r.refund_id = o.refund_id)"),
