@@ -5,7 +5,8 @@
 # the README's grants to a non-superuser login role, and then, as that role,
 # the README's three statements: verify -> refund -> verify the refund
 # payment.  Checks each answer, and that the sandbox executed each refund
-# exactly once.
+# exactly once.  The suite's cluster already preloads okra, as the README's
+# shared_preload_libraries line and restart do.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . test/lib.sh
