@@ -11,8 +11,9 @@ SELECT set_config('okra_test.dir', :'testdir', false) IS NOT NULL AS ok;
 -- mask(t): hide what changes from run to run
 CREATE FUNCTION pg_temp.mask(t text) RETURNS text LANGUAGE sql AS $$
 	SELECT regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(
-		replace(replace(t, current_setting('okra_test.dir'), '$OKRA_TEST_DIR'),
-			current_setting('data_directory'), '$PGDATA'),
+		-- the data directory first: it may lie inside the test directory
+		replace(replace(t, current_setting('data_directory'), '$PGDATA'),
+			current_setting('okra_test.dir'), '$OKRA_TEST_DIR'),
 		'(127\.0\.0\.1|localhost)( port |:)[0-9]+', '\1\2PORT', 'g'),
 		'after [0-9]+ (ms|milliseconds)', 'after N \1', 'g'),
 		'with [0-9]+ bytes', 'with N bytes', 'g'),
