@@ -147,3 +147,26 @@ okra_test_fixtures() {
 	chown postgres:postgres "$d"/*.key "$d/ca.pem"
 	chmod 600 "$d"/*.key
 }
+
+# okra_run_pgtap DB OUT: every test/pgtap file against a new database DB,
+# one file at a time, pg_prove's output in OUT.  okra is installed
+# (committed) first, so the database's okra worker serves it; each file's
+# own transaction rolls back, but the journal the worker writes does not,
+# so it is emptied between files.  Sets PGTAP_TESTS, PGTAP_FAILS and
+# PGTAP_RC (non-zero if any file failed).
+okra_run_pgtap() {
+	local db=$1 out=$2 f n
+	PGTAP_TESTS=0 PGTAP_FAILS=0 PGTAP_RC=0
+	: >"$out"
+	createdb "$db" && psql -qX -d "$db" -v ON_ERROR_STOP=1 -c "CREATE EXTENSION pgtap" \
+		-c "CREATE EXTENSION okra" >/dev/null || { PGTAP_RC=1; return; }
+	for f in test/pgtap/*.sql; do
+		pg_prove -d "$db" "$f" >"$out.file" 2>&1 || PGTAP_RC=1
+		cat "$out.file" >>"$out"
+		n=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$out.file")
+		PGTAP_TESTS=$((PGTAP_TESTS + ${n:-0}))
+		PGTAP_FAILS=$((PGTAP_FAILS + $(awk '/^Failed [0-9]+\/[0-9]+ subtests/ { split($2, a, "/"); n += a[1] } END { print n + 0 }' "$out.file")))
+		psql -qX -d "$db" -c "DELETE FROM okra_journal" >/dev/null
+	done
+	rm -f "$out.file"
+}

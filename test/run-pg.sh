@@ -32,23 +32,10 @@ fi
 echo "RESULT suite=regress passed=$passed failed=$failed"
 
 echo "-- pgTAP"
-# okra is installed (committed) before the files run, so the database's okra
-# worker serves it: each file's own transaction rolls back, but the journal
-# the worker writes does not, so it is emptied between files.
-createdb okra_tap
-psql -qX -d okra_tap -v ON_ERROR_STOP=1 -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION okra" >/dev/null
-tests=0 fails=0 rc=0
-: >"$work/tap.out"
-for f in test/pgtap/*.sql; do
-	pg_prove -d okra_tap "$f" >"$work/tap1.out" 2>&1 || rc=1
-	cat "$work/tap1.out" >>"$work/tap.out"
-	n=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$work/tap1.out")
-	tests=$((tests + ${n:-0}))
-	fails=$((fails + $(awk '/^Failed [0-9]+\/[0-9]+ subtests/ { split($2, a, "/"); n += a[1] } END { print n + 0 }' "$work/tap1.out")))
-	psql -qX -d okra_tap -c "DELETE FROM okra_journal" >/dev/null
-done
+okra_run_pgtap okra_tap "$work/tap.out"
 cat "$work/tap.out"
-[ $rc -ne 0 ] && [ "$fails" -eq 0 ] && fails=1
+tests=$PGTAP_TESTS fails=$PGTAP_FAILS
+[ "$PGTAP_RC" -ne 0 ] && [ "$fails" -eq 0 ] && fails=1
 echo "RESULT suite=pgtap passed=$(( tests - fails < 0 ? 0 : tests - fails )) failed=$fails"
 
 echo "-- scripted tests"

@@ -272,20 +272,8 @@ if [ "${OKRA_VG_SUITES:-1}" != 0 ]; then
 	if compgen -G "test/pgtap/*.sql" >/dev/null; then
 		echo "== pgTAP (pg_prove test/pgtap) under valgrind"
 		t0=$(date +%s)
-		# as test/run-pg.sh: okra committed first, so the database's okra
-		# worker (under valgrind too) serves it; the journal emptied between files
-		createdb okra_tap
-		psql -qX -d okra_tap -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION okra" >/dev/null
-		rc=0 tests=0 fails=0
-		: >"$work/tap.out"
-		for f in test/pgtap/*.sql; do
-			pg_prove -d okra_tap "$f" >"$work/tap1.out" 2>&1 || rc=1
-			cat "$work/tap1.out" >>"$work/tap.out"
-			n=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$work/tap1.out")
-			tests=$((tests + ${n:-0}))
-			fails=$((fails + $(awk '/^Failed [0-9]+\/[0-9]+ subtests/ { split($2, a, "/"); n += a[1] } END { print n + 0 }' "$work/tap1.out")))
-			psql -qX -d okra_tap -c "DELETE FROM okra_journal" >/dev/null
-		done
+		okra_run_pgtap okra_tap "$work/tap.out"
+		tests=$PGTAP_TESTS fails=$PGTAP_FAILS rc=$PGTAP_RC
 		echo "pg_prove took $(( $(date +%s) - t0 ))s: ${tests:-0} tests, $fails failed (exit $rc)"
 		[ $rc -ne 0 ] && sed -n '/^Test Summary Report/,$p' "$work/tap.out" | sed 's/^/    /'
 		if [ "$tests" -gt 0 ]; then
