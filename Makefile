@@ -9,11 +9,11 @@ SHLIB_LINK   = $(shell pkg-config --libs libcurl json-c)
 REGRESS      = init surface inputs errors settings privileges
 REGRESS_OPTS = --inputdir=test
 EXTRA_CLEAN  = sql/okra--$(EXTVERSION).sql
+# installcheck is ours (below): it starts okra-sandbox first
+NO_INSTALLCHECK = 1
 
 PG_CONFIG   ?= pg_config
 PGXS        := $(shell $(PG_CONFIG) --pgxs)
-
-all: sandbox
 
 include $(PGXS)
 
@@ -23,13 +23,29 @@ $(OBJS): $(wildcard src/*.h)
 sql/okra--$(EXTVERSION).sql: sql/okra.sql
 	cp $< $@
 
-.PHONY: sandbox sandbox-clean test valgrind
+.PHONY: sandbox sandbox-clean test valgrind installcheck regresscheck dist
+# okra-sandbox, the Okra emulator (needs libmicrohttpd): not part of "all"
 sandbox:
 	$(MAKE) -C test/sandbox
 
 clean: sandbox-clean
 sandbox-clean:
 	$(MAKE) -C test/sandbox clean
+
+# The regression suite against the running server (PGHOST, PGPORT...),
+# with an okra-sandbox of its own: see test/installcheck.sh.
+installcheck: sandbox
+	bash test/installcheck.sh
+
+# pg_regress alone, against a server already pointed at a sandbox
+regresscheck:
+	$(pg_regress_installcheck) $(REGRESS_OPTS) $(REGRESS)
+
+# The release archive (PGXN): the committed tree at HEAD, in okra-VERSION/
+# (DIST_TREE=$$(git stash create) archives uncommitted changes to tracked files)
+DIST_TREE ?= HEAD
+dist:
+	git archive --format=tar.gz --prefix=okra-$(EXTVERSION)/ -o okra-$(EXTVERSION).tar.gz $(DIST_TREE)
 
 # Every suite, with throwaway PostgreSQL and sandbox: the README's test command.
 test:

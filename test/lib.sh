@@ -25,7 +25,7 @@ okra_install_packages() {
 okra_build() {
 	local sudo=""
 	[ "$(id -u)" -ne 0 ] && sudo="sudo"
-	make -s && $sudo make -s install
+	make -s && make -s sandbox && $sudo make -s install
 }
 
 # okra_start_sandbox VAR LOGFILE ARGS...: start okra-sandbox on a free

@@ -21,7 +21,7 @@ okra_test_fixtures "$work" || { echo "RESULT suite=setup passed=0 failed=1"; exi
 okra_configure "http://127.0.0.1:$SB/v2" "$work/okra.key" || { echo "RESULT suite=setup passed=0 failed=1"; exit 1; }
 
 echo "-- pg_regress"
-if make -s installcheck >"$work/regress.out" 2>&1; then rc=0; else rc=1; fi
+if make -s regresscheck >"$work/regress.out" 2>&1; then rc=0; else rc=1; fi
 cat "$work/regress.out"
 passed=$(grep -cE '^(ok [0-9]+|test .*\.\.\. ok)' "$work/regress.out")
 failed=$(grep -cE '^(not ok [0-9]+|test .*\.\.\. FAILED)' "$work/regress.out")

@@ -13,7 +13,7 @@
 #      and succeed, OKRA_VG_N times each, catching every error, then exits;
 #   2. pg_terminate_backend() of a session blocked in a request (HTTP and
 #      HTTPS): the backend exits from inside the transfer loop;
-#   3. the regular suites: pg_regress (make installcheck) and pgTAP
+#   3. the regular suites: pg_regress (make regresscheck) and pgTAP
 #      (pg_prove test/pgtap), when they exist (OKRA_VG_SUITES=0 skips them).
 #
 # Then it stops the server (fast shutdown, so every process exits and runs
@@ -247,12 +247,12 @@ if [ "${OKRA_VG_SUITES:-1}" != 0 ]; then
 	ctl POST reset >/dev/null
 	curl -sS --cacert "$OKRA_TEST_CA" -X POST "https://127.0.0.1:$SBTLS/_sandbox/reset" >/dev/null
 	if compgen -G "test/sql/*.sql" >/dev/null; then
-		echo "== pg_regress (make installcheck) under valgrind"
+		echo "== pg_regress (make regresscheck) under valgrind"
 		t0=$(date +%s)
 		# results and diffs go to the work directory, not the checkout
 		mkdir -p "$work/regress"
 		ln -s "$repo/expected" "$work/regress/expected"
-		make -s installcheck REGRESS_OPTS="--inputdir=test --outputdir=$work/regress --dbname=contrib_regression" \
+		make -s regresscheck REGRESS_OPTS="--inputdir=test --outputdir=$work/regress --dbname=contrib_regression" \
 			>"$work/regress.out" 2>&1
 		rc=$?
 		rp=$(grep -cE '^(ok [0-9]+|test .*\.\.\. ok)' "$work/regress.out")

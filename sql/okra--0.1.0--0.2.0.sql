@@ -1,0 +1,1 @@
+-- okra 0.1.0 -> 0.2.0 (being written)
