@@ -21,12 +21,22 @@
  * the extension's SQL objects), every lookup fails with an internal error
  * saying so; okra_refund meets it in its guard, before anything is sent.
  *
+ * Before all that, every check compares the version of the extension's SQL
+ * objects (pg_extension.extversion) with the library's: after a package
+ * upgrade the new library serves databases whose SQL objects are still
+ * the old version until ALTER EXTENSION okra UPDATE, and it refuses to
+ * call Okra for them (SQLSTATE 55000) rather than guess.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "catalog/dependency.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
@@ -35,14 +45,17 @@
 #include "utils/builtins.h"
 #include "utils/regproc.h"
 #include "utils/catcache.h"
+#include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 #include "utils/syscache.h"
 #include "utils/typcache.h"
 
 #include "contract.h"
+#include "okra.h"
 
 /* Most arguments or columns of a contract entry */
 #define CONTRACT_MAX_ITEMS	14
@@ -496,8 +509,58 @@ check_rowtype(Oid nsp, const ContractRowType *r, uint32 *hashvalue)
 }
 
 /*
+ * The version of extension okra's SQL objects in this database, or NULL
+ * when it is not installed.  pg_extension has no syscache, and its row
+ * changes without an invalidation, so it is read every time (an index
+ * lookup).
+ */
+char *
+okra_contract_sql_version(void)
+{
+	Relation	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	char	   *version = NULL;
+
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
+				F_NAMEEQ, CStringGetDatum("okra"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	if (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, Anum_pg_extension_extversion,
+									 RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+			version = text_to_cstring(DatumGetTextPP(d));
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return version;
+}
+
+/*
+ * Refuse when the extension's SQL objects here are not of this library's
+ * version.
+ */
+static void
+check_version(void)
+{
+	char	   *version = okra_contract_sql_version();
+
+	if (version != NULL && strcmp(version, OKRA_VERSION) != 0)
+		ereport(ERROR,
+				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				errmsg("extension \"okra\" is version %s in this database, but its library is version %s",
+					   version, OKRA_VERSION),
+				errdetail("okra does not call Okra until the two versions match."),
+				errhint("Run ALTER EXTENSION okra UPDATE in this database."));
+}
+
+/*
  * Check the whole contract in schema nsp, unless it has been checked there
- * and nothing changed since.
+ * and nothing changed since; the version, always.
  */
 void
 okra_contract_check(Oid nsp)
@@ -507,6 +570,7 @@ okra_contract_check(Oid nsp)
 	Oid			relids[CONTRACT_NROWTYPES];
 	int			i;
 
+	check_version();
 	contract_setup();
 	if (checked_nsp == nsp && checked_generation == contract_generation)
 		return;

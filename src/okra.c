@@ -18,7 +18,12 @@
 #include "okra.h"
 #include "outbox.h"
 
+/* PostgreSQL 18 and later also record the module's name and version */
+#ifdef PG_MODULE_MAGIC_EXT
+PG_MODULE_MAGIC_EXT(.name = "okra",.version = OKRA_VERSION);
+#else
 PG_MODULE_MAGIC;
+#endif
 
 void		_PG_init(void);
 

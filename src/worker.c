@@ -58,6 +58,7 @@
 #include "utils/timestamp.h"
 
 #include "compat.h"
+#include "contract.h"
 #include "http.h"
 #include "journal.h"
 #include "ledger.h"
@@ -572,20 +573,56 @@ write_journal_between_polls(void)
 }
 
 /*
+ * Whether the extension's SQL objects here are of this library's version.
+ * After a package upgrade they are not until ALTER EXTENSION okra UPDATE:
+ * the worker then sends nothing, and says so once.
+ */
+static bool
+version_matches(const char *version)
+{
+	static bool warned = false;
+
+	if (version == NULL || strcmp(version, OKRA_VERSION) == 0)
+	{
+		warned = false;
+		return true;
+	}
+	if (!warned)
+		ereport(WARNING,
+				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				errmsg("okra worker for database \"%s\" waits: extension \"okra\" is version %s there, but its library is version %s",
+					   my_dbname, version, OKRA_VERSION),
+				errdetail("Queued refunds stay queued, and the journal is not written, until the versions match."),
+				errhint("Run ALTER EXTENSION okra UPDATE in database \"%s\".", my_dbname));
+	warned = true;
+	return false;
+}
+
+/*
  * One round: the journal, then outbox steps until nothing is due.  False
  * once okra is no longer installed here.
  */
 static bool
 worker_cycle(void)
 {
+	char	   *version;
+
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	my_nsp = okra_schema_here();
+	version = okra_contract_sql_version();
+	if (version != NULL)
+		version = MemoryContextStrdup(worker_cxt, version);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	if (!OidIsValid(my_nsp))
 		return false;
+	if (!version_matches(version))
+	{
+		journal_stuck = true;	/* wait for the poll interval, not spin */
+		return true;
+	}
 
 	pgstat_report_activity(STATE_RUNNING, "okra: journal");
 	MemoryContextSwitchTo(worker_cxt);

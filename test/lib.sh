@@ -148,8 +148,9 @@ okra_test_fixtures() {
 	chmod 600 "$d"/*.key
 }
 
-# okra_run_pgtap DB OUT: every test/pgtap file against a new database DB,
-# one file at a time, pg_prove's output in OUT.  okra is installed
+# okra_run_pgtap DB OUT [existing]: every test/pgtap file against a new
+# database DB (or, with "existing", DB as it is, okra installed: the upgrade
+# test's), one file at a time, pg_prove's output in OUT.  okra is installed
 # (committed) first, so the database's okra worker serves it; each file's
 # own transaction rolls back, but the journal the worker writes does not,
 # so it is emptied between files.  Sets PGTAP_TESTS, PGTAP_FAILS and
@@ -158,8 +159,12 @@ okra_run_pgtap() {
 	local db=$1 out=$2 f n
 	PGTAP_TESTS=0 PGTAP_FAILS=0 PGTAP_RC=0
 	: >"$out"
-	createdb "$db" && psql -qX -d "$db" -v ON_ERROR_STOP=1 -c "CREATE EXTENSION pgtap" \
-		-c "CREATE EXTENSION okra" >/dev/null || { PGTAP_RC=1; return; }
+	if [ "${3:-}" = existing ]; then
+		psql -qX -d "$db" -v ON_ERROR_STOP=1 -c "CREATE EXTENSION pgtap" >/dev/null
+	else
+		createdb "$db" && psql -qX -d "$db" -v ON_ERROR_STOP=1 -c "CREATE EXTENSION pgtap" \
+			-c "CREATE EXTENSION okra" >/dev/null
+	fi || { PGTAP_RC=1; return; }
 	for f in test/pgtap/*.sql; do
 		pg_prove -d "$db" "$f" >"$out.file" 2>&1 || PGTAP_RC=1
 		cat "$out.file" >>"$out"

@@ -1,25 +1,52 @@
 #!/usr/bin/env bash
 # The README's test command: every suite of okra, from nothing.
 #
-# Installs what is missing (apt-get), builds and installs the extension and
-# okra-sandbox, runs okra-sandbox's own suite, then runs the extension's
-# suites (pg_regress, pgTAP, scripted) inside a throwaway PostgreSQL cluster
-# (pg_virtualenv) against local okra-sandbox instances. Prints
-# "N passed, N failed" last and exits non-zero if anything failed.
+# Installs what is missing (apt-get), builds the extension and okra-sandbox,
+# builds the Debian package from the release archive (test/package.sh) and
+# runs the upgrade test (test/upgrade.sh: okra 0.1.0 with a ledger, the
+# package upgrade, ALTER EXTENSION UPDATE), which leaves the package
+# installed.  Then runs okra-sandbox's own suite and the extension's suites
+# against the installed package: pg_regress, pgTAP and the scripted tests
+# inside a throwaway PostgreSQL cluster (pg_virtualenv), the TAP tests
+# (standbys, crashes), and the README's demo.  Prints "N passed, N failed"
+# last and exits non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 . test/lib.sh
 
 results=$(mktemp)
-trap 'rm -f "$results"' EXIT
+debs=$(mktemp -d /tmp/okra-debs.XXXXXX)
+trap 'rm -rf "$results" "$debs"' EXIT
+started=$SECONDS
 
 echo "== packages"
 okra_install_packages || { echo "could not install packages"; echo "0 passed, 1 failed"; exit 1; }
 echo "== build"
-if ! okra_build; then
+if ! { make -s && make -s sandbox; }; then
 	echo "build failed"
 	echo "0 passed, 1 failed"
 	exit 1
+fi
+
+echo "== Debian package (test/package.sh)"
+t0=$SECONDS
+if bash test/package.sh "$debs"; then
+	echo "RESULT suite=package passed=1 failed=0" | tee -a "$results"
+else
+	echo "RESULT suite=package passed=0 failed=1" | tee -a "$results"
+fi
+echo "package: $((SECONDS - t0)) s"
+
+echo "== upgrade test (test/upgrade.sh)"
+t0=$SECONDS
+bash test/upgrade.sh "$debs" 2>&1 | tee -a "$results"
+echo "upgrade: $((SECONDS - t0)) s"
+
+# the suites below test the installed package; without one, a source build
+if ls "$debs"/*.deb >/dev/null 2>&1; then
+	dpkg -i "$debs"/*.deb >/dev/null || { echo "dpkg -i failed"; echo "0 passed, 1 failed"; exit 1; }
+else
+	okra_build || { echo "make install failed"; echo "0 passed, 1 failed"; exit 1; }
 fi
 
 echo "== okra-sandbox suite"
@@ -43,14 +70,15 @@ rm -f "$results.demo"
 
 read -r passed failed suites < <(awk -F'[ =]' '/^RESULT suite=/ { p += $5; f += $7; n++ }
 	END { print p + 0, f + 0, n + 0 }' "$results")
-# sandbox, regress, pgtap, scripts, tap and demo each print one RESULT
-# line; a missing line is a runner that crashed.
-expected_suites=6
+# package, upgrade, sandbox, regress, pgtap, scripts, tap and demo each
+# print one RESULT line; a missing line is a runner that crashed.
+expected_suites=8
 if [ "$suites" -lt "$expected_suites" ]; then
 	echo "only $suites of $expected_suites suites reported a result"
 	failed=$((failed + expected_suites - suites))
 fi
 echo
 grep '^RESULT suite=' "$results"
+echo "total: $((SECONDS - started)) s"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

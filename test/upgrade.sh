@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# The upgrade test (README "Upgrading"), as root: what an operator does.
+#
+#   1. Builds okra 0.1.0 from its commit and installs it (make install), in
+#      a throwaway cluster with okra and pg_cron preloaded; fills a 0.1.0
+#      ledger over real HTTP: verified payments, a refund, a queued outbox
+#      refund (0.1.0's outbox worker serves another database, so it stays
+#      queued), a pg_cron schedule and a verification run.
+#   2. Upgrades the package: dpkg -i the .deb of this version (built by
+#      test/package.sh), restarts the server.  Until ALTER EXTENSION UPDATE
+#      the new library must refuse to call Okra (55000, naming the command)
+#      and its worker must leave the queued refund alone.
+#   3. ALTER EXTENSION okra UPDATE: the okra objects equal a fresh install's
+#      (test/upgrade/catalog.sql, zero differences), the ledger carried over,
+#      the queued refund is sent exactly once, the pg_cron job still works.
+#   4. The pgTAP suites against the upgraded database.
+#
+# bash test/upgrade.sh [DEBDIR]: DEBDIR holds postgresql-15-okra_*.deb;
+# without it, test/package.sh builds one.  Prints one "ok"/"FAIL" line per
+# check and "RESULT suite=upgrade passed=N failed=N".  Leaves this version's
+# package installed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+. test/lib.sh
+
+OLD_COMMIT=737d225	# okra 0.1.0 (CHANGELOG)
+OLD_VERSION=0.1.0
+NEW_VERSION=$(sed -n "s/^default_version = '\(.*\)'/\1/p" okra.control)
+PGMAJOR=$(pg_config --version | sed 's/^PostgreSQL \([0-9]*\).*/\1/')
+debdir=${1:-}
+
+work=$(mktemp -d /tmp/okra-upgrade.XXXXXX)
+chmod 755 "$work"
+passed=0 failed=0
+started=$SECONDS
+cleanup() {
+	okra_stop_cluster "$work/c"
+	for p in "${SB_PID:-}" "${SBTLS_PID:-}" "${FILL_PID:-}"; do
+		[ -n "$p" ] && kill "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+check() {
+	if eval "$2"; then
+		passed=$((passed + 1)); echo "ok   $1"
+	else
+		failed=$((failed + 1)); echo "FAIL $1"
+	fi
+}
+# a step without which the rest means nothing
+abort() {
+	echo "FAIL $*"
+	echo "RESULT suite=upgrade passed=$passed failed=$((failed + 1))"
+	exit 1
+}
+q() { psql -AtqX -v ON_ERROR_STOP=1 -d okra_up "$@"; }
+# the SQLSTATE, message and hint of a statement that must fail
+err() { psql -AtqX -d okra_up -v VERBOSITY=verbose -c "$1" 2>&1 >/dev/null || true; }
+
+# 1. okra 0.1.0, from its commit
+echo "-- okra $OLD_VERSION from commit $OLD_COMMIT"
+mkdir "$work/old"
+git archive "$OLD_COMMIT" | tar -x -C "$work/old" ||
+	abort "commit $OLD_COMMIT is not in this clone (a shallow clone?)"
+make -C "$work/old" -s >"$work/old.log" 2>&1 && make -C "$work/old" -s install >>"$work/old.log" 2>&1 ||
+	{ cat "$work/old.log"; abort "okra $OLD_VERSION does not build"; }
+
+if [ -z "$debdir" ]; then
+	debdir=$work/debs
+	bash test/package.sh "$debdir" || abort "test/package.sh"
+fi
+deb=$(ls "$debdir"/postgresql-"$PGMAJOR"-okra_"$NEW_VERSION"-*.deb 2>/dev/null | head -1)
+[ -n "$deb" ] || abort "no postgresql-$PGMAJOR-okra $NEW_VERSION package in $debdir"
+
+okra_test_fixtures "$work" || abort "test fixtures"
+# the ledger is filled against a sandbox of its own: the pgTAP suites
+# expect theirs untouched
+okra_start_sandbox FILL "$work/fill.log" --key "$OKRA_SANDBOX_KEY" --seed test/sandbox/seed-demo.json ||
+	abort "okra-sandbox"
+mkdir "$work/c" && chown postgres "$work/c"
+okra_preloaded_cluster "$work/c" "$FILL" "shared_preload_libraries = 'pg_cron,okra'" \
+	"cron.database_name = 'okra_up'" "okra.outbox_database = 'postgres'" \
+	"okra.outbox_poll_interval = '1s'" || abort "the $OLD_VERSION server did not start"
+export PGHOST=$work/c PGPORT=$OKRA_CLUSTER_PORT PGUSER=postgres PGDATABASE=postgres
+pgctl() { su postgres -s /bin/sh -c "$(pg_config --bindir)/pg_ctl -D '$work/c/data' -l '$work/c/server.log' -w $1" >/dev/null; }
+
+paid=5f88ebf63103d912f1d4baca
+createdb okra_up || abort "createdb"
+q >/dev/null <<SQL || abort "filling the $OLD_VERSION ledger"
+CREATE EXTENSION pg_cron;
+CREATE EXTENSION okra;
+SELECT okra_verify('$paid');
+SELECT okra_verify('5f88ebf63103d912f1d4bacb');
+SELECT okra_verify('5f88ebf63103d912f1d4bacd');
+SELECT okra_refund('$paid', 2500, 'damaged goods');
+SELECT okra_refund_after_commit('$paid', 5000, 'returned');
+SELECT okra_schedule_verification('*/30 * * * *', 100);
+CALL okra_verify_pending(10);
+SQL
+check "the $OLD_VERSION install is $OLD_VERSION" '[ "$(q -c "SELECT extversion FROM pg_extension WHERE extname = '\''okra'\''")" = "$OLD_VERSION" ]'
+# the columns both versions have, in a stable order
+ledger="SELECT 'payment', payment_id, status, amount::text FROM okra_payments
+	UNION ALL SELECT 'refund', refund_id, payment_id, amount::text FROM okra_refunds
+	UNION ALL SELECT 'outbox', request_id::text, payment_id, amount::text || ' ' || state FROM okra_outbox_requests
+	UNION ALL SELECT 'calls', endpoint, count(*)::text, '' FROM okra_api_calls GROUP BY endpoint
+	UNION ALL SELECT 'changes', payment_id, count(*)::text, '' FROM okra_status_changes GROUP BY payment_id
+	UNION ALL SELECT 'runs', run_id::text, checked::text, '' FROM okra_verification_runs
+	ORDER BY 1, 2, 3"
+q -c "$ledger" >"$work/ledger.before" || abort "reading the ledger"
+check "a refund is queued" 'grep -qx "outbox|[0-9]*|$paid|5000 queued" "$work/ledger.before"'
+
+# 2. the package upgrade; the server restarts with the new library
+echo "-- package upgrade to $NEW_VERSION"
+pgctl stop || abort "stopping the server"
+t0=$SECONDS
+dpkg -i "$deb" >"$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; abort "dpkg -i $deb"; }
+echo "installed $(basename "$deb") in $((SECONDS - t0)) s"
+check "the installed okra.so is the package's" \
+	'dpkg -S "$(pg_config --pkglibdir)/okra.so" | grep -q "^postgresql-$PGMAJOR-okra:"'
+pgctl start || abort "the server did not start with the $NEW_VERSION library"
+
+e=$(err "SELECT okra_verify('$paid')")
+check "before UPDATE, okra_verify refuses with 55000 and names the command" \
+	'grep -q "^ERROR:  55000: extension \"okra\" is version $OLD_VERSION in this database, but its library is version $NEW_VERSION" <<<"$e" && grep -q "ALTER EXTENSION okra UPDATE" <<<"$e"'
+e=$(err "SELECT okra_refund('$paid', 100)")
+check "before UPDATE, okra_refund refuses with 55000" 'grep -q "^ERROR:  55000:" <<<"$e"'
+sleep 3
+check "before UPDATE, nothing more reached the sandbox" \
+	'[ "$(test/sandbox/ctl "$FILL" GET counters | jq -c ".refunds[\"$paid\"].amounts")" = "[2500]" ]'
+check "before UPDATE, the queued refund stays queued" \
+	'[ "$(q -c "SELECT state FROM okra_outbox_requests WHERE amount = 5000")" = queued ]'
+check "the worker says why it waits" \
+	'grep -q "okra worker for database \"okra_up\" waits: extension \"okra\" is version $OLD_VERSION" "$work/c/server.log"'
+
+# 3. ALTER EXTENSION okra UPDATE
+echo "-- ALTER EXTENSION okra UPDATE"
+t0=$SECONDS
+q -c "ALTER EXTENSION okra UPDATE" || abort "ALTER EXTENSION okra UPDATE"
+echo "updated in $((SECONDS - t0)) s"
+check "the extension is $NEW_VERSION" '[ "$(q -c "SELECT extversion FROM pg_extension WHERE extname = '\''okra'\''")" = "$NEW_VERSION" ]'
+q -c "$ledger" >"$work/ledger.after.all"
+grep -v '^outbox|' "$work/ledger.before" >"$work/ledger.before.rest"
+grep -v '^outbox|' "$work/ledger.after.all" >"$work/ledger.after.rest"
+check "the ledger carried over" 'diff -u "$work/ledger.before.rest" "$work/ledger.after.rest"'
+
+for _ in $(seq 1 100); do
+	[ "$(q -c "SELECT state FROM okra_outbox_requests WHERE amount = 5000")" = succeeded ] && break
+	sleep 0.2
+done
+check "the queued refund is sent once the SQL objects are $NEW_VERSION" \
+	'[ "$(q -c "SELECT state FROM okra_outbox_requests WHERE amount = 5000")" = succeeded ]'
+check "the sandbox executed each refund exactly once" \
+	'[ "$(test/sandbox/ctl "$FILL" GET counters | jq -c ".refunds[\"$paid\"]")" = "{\"count\":2,\"total\":7500,\"amounts\":[2500,5000]}" ]'
+check "the ledger has both refunds" \
+	'[ "$(q -c "SELECT count(*), sum(amount) FROM okra_refunds WHERE payment_id = '\''$paid'\''")" = "2|7500" ]'
+job=$(q -c "SELECT command FROM cron.job WHERE jobname = 'okra-verify-pending'")
+check "the $OLD_VERSION pg_cron job runs against $NEW_VERSION" '[ -n "$job" ] && q -c "$job" >/dev/null'
+
+createdb okra_fresh && psql -qX -d okra_fresh -c "CREATE EXTENSION okra" || abort "a fresh $NEW_VERSION install"
+psql -AtqX -d okra_up -f test/upgrade/catalog.sql >"$work/catalog.upgraded"
+psql -AtqX -d okra_fresh -f test/upgrade/catalog.sql >"$work/catalog.fresh"
+echo "$(wc -l <"$work/catalog.fresh") catalog lines compared"
+check "the upgraded objects equal a fresh install's" \
+	'[ -s "$work/catalog.fresh" ] && diff -u "$work/catalog.fresh" "$work/catalog.upgraded"'
+
+# 4. the pgTAP suites, in the upgraded database, against their own sandbox
+echo "-- pgTAP against the upgraded database"
+q >/dev/null <<SQL || abort "emptying the upgraded ledger for pgTAP"
+SELECT okra_unschedule_verification();
+DO \$\$ DECLARE t regclass;
+BEGIN
+	FOR t IN SELECT objid::regclass FROM pg_depend
+			  WHERE refobjid = (SELECT oid FROM pg_extension WHERE extname = 'okra')
+				AND deptype = 'e' AND classid = 'pg_class'::regclass
+				AND (SELECT relkind FROM pg_class WHERE oid = objid) = 'r'
+	LOOP
+		EXECUTE format('TRUNCATE %s CASCADE', t);
+	END LOOP;
+END \$\$;
+SQL
+okra_configure "http://127.0.0.1:$SB/v2" "$work/okra.key" || abort "pointing okra at the test sandbox"
+t0=$SECONDS
+okra_run_pgtap okra_up "$work/tap.out" existing
+echo "pgTAP: $PGTAP_TESTS tests, $PGTAP_FAILS failed, $((SECONDS - t0)) s"
+check "the pgTAP suites pass against the upgraded database" \
+	'[ "$PGTAP_RC" -eq 0 ] && [ "$PGTAP_FAILS" -eq 0 ] && [ "$PGTAP_TESTS" -gt 0 ] || { grep -v "^ok" "$work/tap.out"; false; }'
+
+echo "upgrade test: $((SECONDS - started)) s"
+echo "RESULT suite=upgrade passed=$passed failed=$failed"
+[ "$failed" -eq 0 ]
