@@ -4,7 +4,8 @@
 OKRA_PACKAGES="gcc make pkg-config curl jq openssl python3 valgrind
 	postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap
 	libtap-parser-sourcehandler-pgtap-perl postgresql-15-cron
-	libcurl4-openssl-dev libjson-c-dev libmicrohttpd-dev libipc-run-perl"
+	libcurl4-openssl-dev libjson-c-dev libmicrohttpd-dev libipc-run-perl
+	git debhelper postgresql-server-dev-all lintian"
 
 # okra_install_packages: apt-get install whatever of OKRA_PACKAGES is missing.
 okra_install_packages() {

@@ -11,7 +11,7 @@ FROM pg_extension WHERE extname = 'okra';
 SELECT name, default_version, installed_version, comment
 FROM pg_available_extensions WHERE name = 'okra';
 SELECT name, version, installed, superuser, trusted, relocatable, schema, requires
-FROM pg_available_extension_versions WHERE name = 'okra';
+FROM pg_available_extension_versions WHERE name = 'okra' ORDER BY version;
 
 -- every member object (what \dx+ okra lists)
 SELECT pg_describe_object(classid, objid, objsubid) AS object
