@@ -100,6 +100,14 @@ SELECT okra_refund_after_commit('$paid', 5000, 'returned');
 SELECT okra_schedule_verification('*/30 * * * *', 100);
 CALL okra_verify_pending(10);
 SQL
+# the README's grants, as a DBA made them on 0.1.0: the update keeps them,
+# also on the objects it has to recreate
+grants="GRANT EXECUTE ON FUNCTION okra_verify(text), okra_refund(text, bigint, text, text) TO okra_up_app;
+GRANT SELECT ON okra_payments, okra_refunds, okra_status_changes, okra_api_calls,
+	okra_verification_runs, okra_outbox_requests, okra_journal, okra_outbox,
+	okra_daily_summary, okra_refundable, okra_pending, okra_call_stats TO okra_up_reader;
+GRANT EXECUTE ON FUNCTION okra_daily_summary(date, date), okra_outbox_health() TO okra_up_reader;"
+q -c "CREATE ROLE okra_up_app" -c "CREATE ROLE okra_up_reader" -c "$grants" >/dev/null || abort "the README's grants"
 check "the $OLD_VERSION install is $OLD_VERSION" '[ "$(q -c "SELECT extversion FROM pg_extension WHERE extname = '\''okra'\''")" = "$OLD_VERSION" ]'
 # the columns both versions have, in a stable order
 ledger="SELECT 'payment', payment_id, status, amount::text FROM okra_payments
@@ -159,7 +167,8 @@ check "the ledger has both refunds" \
 job=$(q -c "SELECT command FROM cron.job WHERE jobname = 'okra-verify-pending'")
 check "the $OLD_VERSION pg_cron job runs against $NEW_VERSION" '[ -n "$job" ] && q -c "$job" >/dev/null'
 
-createdb okra_fresh && psql -qX -d okra_fresh -c "CREATE EXTENSION okra" || abort "a fresh $NEW_VERSION install"
+createdb okra_fresh && psql -qX -d okra_fresh -c "CREATE EXTENSION okra" -c "$grants" >/dev/null ||
+	abort "a fresh $NEW_VERSION install"
 psql -AtqX -d okra_up -f test/upgrade/catalog.sql >"$work/catalog.upgraded"
 psql -AtqX -d okra_fresh -f test/upgrade/catalog.sql >"$work/catalog.fresh"
 echo "$(wc -l <"$work/catalog.fresh") catalog lines compared"
