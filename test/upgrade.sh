@@ -84,7 +84,9 @@ mkdir "$work/c" && chown postgres "$work/c"
 okra_preloaded_cluster "$work/c" "$FILL" "shared_preload_libraries = 'pg_cron,okra'" \
 	"cron.database_name = 'okra_up'" "okra.outbox_database = 'postgres'" \
 	"okra.outbox_poll_interval = '1s'" || abort "the $OLD_VERSION server did not start"
-export PGHOST=$work/c PGPORT=$OKRA_CLUSTER_PORT PGUSER=postgres PGDATABASE=postgres
+# (trust authentication: the password the pgTAP suites pass to dblink is
+# not checked)
+export PGHOST=$work/c PGPORT=$OKRA_CLUSTER_PORT PGUSER=postgres PGDATABASE=postgres PGPASSWORD=postgres
 pgctl() { su postgres -s /bin/sh -c "$(pg_config --bindir)/pg_ctl -D '$work/c/data' -l '$work/c/server.log' -w $1" >/dev/null; }
 
 paid=5f88ebf63103d912f1d4baca
@@ -113,8 +115,8 @@ check "the $OLD_VERSION install is $OLD_VERSION" '[ "$(q -c "SELECT extversion F
 ledger="SELECT 'payment', payment_id, status, amount::text FROM okra_payments
 	UNION ALL SELECT 'refund', refund_id, payment_id, amount::text FROM okra_refunds
 	UNION ALL SELECT 'outbox', request_id::text, payment_id, amount::text || ' ' || state FROM okra_outbox_requests
-	UNION ALL SELECT 'calls', endpoint, count(*)::text, '' FROM okra_api_calls GROUP BY endpoint
-	UNION ALL SELECT 'changes', payment_id, count(*)::text, '' FROM okra_status_changes GROUP BY payment_id
+	UNION ALL SELECT 'call', call_id::text, endpoint, md5(response::text) FROM okra_api_calls
+	UNION ALL SELECT 'change', change_id::text, object_id, new_status FROM okra_status_changes
 	UNION ALL SELECT 'runs', run_id::text, checked::text, '' FROM okra_verification_runs
 	ORDER BY 1, 2, 3"
 q -c "$ledger" >"$work/ledger.before" || abort "reading the ledger"
@@ -152,7 +154,8 @@ check "the extension is $NEW_VERSION" '[ "$(q -c "SELECT extversion FROM pg_exte
 q -c "$ledger" >"$work/ledger.after.all"
 grep -v '^outbox|' "$work/ledger.before" >"$work/ledger.before.rest"
 grep -v '^outbox|' "$work/ledger.after.all" >"$work/ledger.after.rest"
-check "the ledger carried over" 'diff -u "$work/ledger.before.rest" "$work/ledger.after.rest"'
+# (the queued refund may already be in the ledger: every old row is kept)
+check "the ledger carried over" '[ -s "$work/ledger.before.rest" ] && [ -z "$(comm -23 "$work/ledger.before.rest" "$work/ledger.after.rest")" ]'
 
 for _ in $(seq 1 100); do
 	[ "$(q -c "SELECT state FROM okra_outbox_requests WHERE amount = 5000")" = succeeded ] && break
