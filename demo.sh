@@ -36,16 +36,24 @@ psql -qX -v ON_ERROR_STOP=1 -c 'CREATE EXTENSION okra' || exit 1
 echo "== demo (test/demo.sql)"
 psql -X -v ON_ERROR_STOP=1 -f test/demo.sql || exit 1
 
+if [ "${2:-}" = "--shell" ]; then
+	carry_on="psql opens now, in this cluster, with okra-sandbox still running on port $SB.
+Both go away when you quit psql (\\q). Try, for example:"
+	ctl_how="\\! test/sandbox/ctl $SB GET counters"
+else
+	carry_on="This cluster and sandbox go away as this script ends. To explore them in psql,
+run  bash demo.sh --shell  instead: the same demo, then psql in the same set-up,
+until you quit it. There, try, for example:"
+	ctl_how="test/sandbox/ctl <port> GET counters"
+fi
 cat <<MSG
 
 == carry on
-This cluster and sandbox go away when this script ends. To keep them and
-explore in psql, run:  bash demo.sh --shell
-Then try, for example:
+$carry_on
     SELECT * FROM okra_verify('5f88ebf63103d912f1d4baca');
     SELECT okra_request('pay/list', '{"limit": 5}');
     SELECT * FROM okra_daily_summary;
-Control the sandbox with test/sandbox/ctl $SB GET counters (see test/sandbox/README.md).
+Control the sandbox with $ctl_how (see test/sandbox/README.md).
 MSG
 
 if [ "${2:-}" = "--shell" ]; then

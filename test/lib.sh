@@ -1,7 +1,7 @@
 # Shell helpers shared by test/run-all.sh, test/run-pg.sh and demo.sh.
 # Source it; it defines functions only.
 
-OKRA_PACKAGES="gcc make pkg-config curl jq openssl python3 valgrind
+OKRA_PACKAGES="build-essential gcc make pkg-config curl jq openssl python3 valgrind
 	postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap
 	libtap-parser-sourcehandler-pgtap-perl postgresql-15-cron
 	libcurl4-openssl-dev libjson-c-dev libmicrohttpd-dev libipc-run-perl
