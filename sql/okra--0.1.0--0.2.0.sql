@@ -13,6 +13,32 @@
 -- that create or replace objects are copied verbatim from sql/okra.sql.
 
 -----------------------------------------------------------------------------
+-- First, the library.  Sessions started before the new library was
+-- installed may still run the old one (always, when okra is preloaded and
+-- the server was not restarted), and old code must never meet the new SQL
+-- objects: 0.1.0's finds functions by name alone, so it would call the new
+-- ones with its old arguments.  So the update refuses to run until the
+-- server was restarted after the library file last changed.
+-----------------------------------------------------------------------------
+DO $$
+DECLARE
+	lib			text;
+	changed		timestamptz;
+BEGIN
+	SELECT c.setting || '/okra.so' INTO lib FROM pg_catalog.pg_config AS c
+	 WHERE c.name = 'PKGLIBDIR';
+	changed := (pg_catalog.pg_stat_file(lib, true)).change;
+	IF changed > pg_catalog.pg_postmaster_start_time() THEN
+		RAISE EXCEPTION 'the okra library was installed after the server started'
+			USING ERRCODE = '55000',
+				  DETAIL = pg_catalog.format('%s changed at %s; the server started at %s, so sessions may still run the old library. Nothing was changed.',
+											 lib, changed, pg_catalog.pg_postmaster_start_time()),
+				  HINT = 'Restart the server, then run ALTER EXTENSION okra UPDATE.';
+	END IF;
+END
+$$;
+
+-----------------------------------------------------------------------------
 -- Grants a DBA made (README "Granting roles") on what is dropped below:
 -- the view okra_refundable and okra_outbox_health() are recreated, and
 -- okra_journal's columns are moved; noted now, given back at the end.
@@ -282,9 +308,11 @@ $$;
 -- that it survives a restore, a failover or pg_upgrade.  0.1.0 derived it
 -- from the cluster, the database and the request ("okra-<system
 -- identifier>-<database OID>-<request_id>", outbox.c at 737d225): an old
--- request keeps exactly the key 0.1.0 sent, or would have sent, so a
--- request that may already have reached Okra (unknown, sending, or queued
--- to be resent) is still recognized as a repeat.  New requests get a
+-- request keeps the key 0.1.0 sent, or would have sent, so a request that
+-- may already have reached Okra (unknown, sending, or queued to be resent)
+-- is still recognized as a repeat.  (Unless the database was restored or
+-- pg_upgraded after 0.1.0 sent it: the key 0.1.0 would send now differs
+-- too; README "Upgrading" says to settle those by hand.)  New requests get a
 -- random key (the column's default).  Same column position as a fresh
 -- install: it is the last column of both.
 -----------------------------------------------------------------------------

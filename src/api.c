@@ -245,6 +245,7 @@ logged_call(FunctionCallInfo fcinfo, OkraCall *call, OkraCallBody fn)
 	volatile Datum result = (Datum) 0;
 
 	/* the SQL objects match this library before anything is sent */
+	okra_contract_check_version();
 	okra_contract_check(okra_ledger_schema(fcinfo));
 	if (okra_endpoint_is_read_only(call->endpoint))
 		return fn(fcinfo, call);

@@ -21,11 +21,12 @@
  * the extension's SQL objects), every lookup fails with an internal error
  * saying so; okra_refund meets it in its guard, before anything is sent.
  *
- * Before all that, every check compares the version of the extension's SQL
- * objects (pg_extension.extversion) with the library's: after a package
- * upgrade the new library serves databases whose SQL objects are still
- * the old version until ALTER EXTENSION okra UPDATE, and it refuses to
- * call Okra for them (SQLSTATE 55000) rather than guess.
+ * And before anything is sent, okra_contract_check_version() compares the
+ * version of the extension's SQL objects (pg_extension.extversion) with
+ * the library's: after a package upgrade the new library serves databases
+ * whose SQL objects are still the old version until ALTER EXTENSION okra
+ * UPDATE, and it refuses to call Okra for them (SQLSTATE 55000) rather
+ * than guess.  Recording an answer that has arrived is not refused.
  *
  *-------------------------------------------------------------------------
  */
@@ -541,11 +542,31 @@ okra_contract_sql_version(void)
 }
 
 /*
- * Refuse when the extension's SQL objects here are not of this library's
- * version.
+ * Does version a come before version b?  Both are "major.minor.patch".
  */
-static void
-check_version(void)
+static bool
+version_older(const char *a, const char *b)
+{
+	int			va[3] = {0};
+	int			vb[3] = {0};
+	int			i;
+
+	(void) sscanf(a, "%d.%d.%d", &va[0], &va[1], &va[2]);
+	(void) sscanf(b, "%d.%d.%d", &vb[0], &vb[1], &vb[2]);
+	for (i = 0; i < 3; i++)
+	{
+		if (va[i] != vb[i])
+			return va[i] < vb[i];
+	}
+	return false;
+}
+
+/*
+ * Before anything is sent to Okra: refuse when the extension's SQL objects
+ * in this database are not of this library's version.  In a transaction.
+ */
+void
+okra_contract_check_version(void)
 {
 	char	   *version = okra_contract_sql_version();
 
@@ -554,13 +575,15 @@ check_version(void)
 				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				errmsg("extension \"okra\" is version %s in this database, but its library is version %s",
 					   version, OKRA_VERSION),
-				errdetail("okra does not call Okra until the two versions match."),
-				errhint("Run ALTER EXTENSION okra UPDATE in this database."));
+				errdetail("Nothing was sent to Okra."),
+				version_older(version, OKRA_VERSION) ?
+				errhint("Run ALTER EXTENSION okra UPDATE in this database.") :
+				errhint("Install okra %s's library and restart the server.", version));
 }
 
 /*
  * Check the whole contract in schema nsp, unless it has been checked there
- * and nothing changed since; the version, always.
+ * and nothing changed since.
  */
 void
 okra_contract_check(Oid nsp)
@@ -570,7 +593,6 @@ okra_contract_check(Oid nsp)
 	Oid			relids[CONTRACT_NROWTYPES];
 	int			i;
 
-	check_version();
 	contract_setup();
 	if (checked_nsp == nsp && checked_generation == contract_generation)
 		return;

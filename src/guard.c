@@ -21,6 +21,7 @@
 #include "utils/builtins.h"
 #include "utils/snapmgr.h"
 
+#include "contract.h"
 #include "guard.h"
 #include "journal.h"
 #include "ledger.h"
@@ -39,6 +40,8 @@ okra_guard_refund(Oid nsp, const char *payment_id, bool has_amount,
 	bool		nulls[2] = {false, !has_amount};
 	bool		isnull;
 
+	/* a refund, now or after commit, only with SQL objects of this version */
+	okra_contract_check_version();
 	(void) okra_ledger_call_in(nsp, "okra_ledger_lock_payment", 1, args, nulls,
 							   &isnull);
 	okra_journal_check_unsettled(nsp, payment_id);

@@ -37,6 +37,7 @@
 #include "answer.h"
 #include "api.h"
 #include "compat.h"
+#include "contract.h"
 #include "http.h"
 #include "ledger.h"
 #include "okra.h"
@@ -288,6 +289,7 @@ okra_outbox_step(Oid nsp, bool in_procedure)
 
 	/* 1. claim, and commit the claim; nothing if nothing could be sent */
 	okra_xact_begin(in_procedure);
+	okra_contract_check_version();
 	MemoryContextSwitchTo(step_cxt);
 	args[0] = Int32GetDatum(OKRA_OUTBOX_BATCH);
 	args[1] = IntervalPGetDatum(lease);

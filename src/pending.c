@@ -33,6 +33,7 @@
 
 #include "answer.h"
 #include "compat.h"
+#include "contract.h"
 #include "http.h"
 #include "ledger.h"
 #include "okra.h"
@@ -246,6 +247,7 @@ okra_verify_pending(PG_FUNCTION_ARGS)
 						  OKRA_MAX_CONCURRENCY));
 	okra_procedure_begin(fcinfo, "okra_verify_pending",
 						 "after each chunk of payments");
+	okra_contract_check_version();
 
 	/* the run's row, committed at once so that it shows while it runs */
 	args[0] = Int32GetDatum(max_payments);
@@ -282,6 +284,7 @@ okra_verify_pending(PG_FUNCTION_ARGS)
 		int			n;
 
 		okra_xact_begin(true);
+		okra_contract_check_version();
 		args[0] = Int64GetDatum(run_id);
 		args[1] = Int32GetDatum(Min(max_payments - done,
 									concurrency * OKRA_CHUNK_ROUNDS));

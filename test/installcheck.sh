@@ -25,6 +25,16 @@ preload=$(psql -AtqX -c "SHOW shared_preload_libraries") || die "cannot connect 
 [[ ",${preload// /}," == *,okra,* ]] ||
 	die "okra is not in shared_preload_libraries (\"$preload\"): add it and restart the server (README \"Install\")"
 
+# While it runs, okra.base_url names the sandbox for the whole server: an
+# okra worker of another database would send its queued refunds there, and
+# record them as done.  So only where no other database has okra.
+others=""
+for db in $(psql -AtqX -c "SELECT datname FROM pg_database WHERE datallowconn AND datname <> 'contrib_regression'"); do
+	[ -n "$(psql -AtqX -d "$db" -c "SELECT 1 FROM pg_extension WHERE extname = 'okra'")" ] && others="$others $db"
+done
+[ -z "$others" ] || [ -n "${OKRA_INSTALLCHECK_ANYWAY:-}" ] ||
+	die "okra is installed in database(s)$others: while the suite runs, okra.base_url points at a test sandbox for the whole server, and their queued refunds would go there. Run it on a server of its own (or set OKRA_INSTALLCHECK_ANYWAY=1 if those databases hold nothing real)."
+
 old_url=$(psql -AtqX -c "LOAD 'okra'" -c "SELECT setting FROM pg_settings WHERE name = 'okra.base_url' AND source = 'configuration file' AND sourcefile LIKE '%postgresql.auto.conf'")
 old_keyfile=$(psql -AtqX -c "LOAD 'okra'" -c "SELECT setting FROM pg_settings WHERE name = 'okra.api_key_file' AND source = 'configuration file' AND sourcefile LIKE '%postgresql.auto.conf'")
 
@@ -50,4 +60,9 @@ trap cleanup EXIT
 
 okra_test_fixtures "$work" || die "could not start okra-sandbox"
 okra_configure "http://127.0.0.1:$SB/v2" "$work/okra.key" || die "could not point okra at okra-sandbox"
+# a reload reaches new sessions once the postmaster has read it
+for _ in $(seq 1 50); do
+	[ "$(psql -AtqX -c "LOAD 'okra'" -c "SHOW okra.base_url")" = "http://127.0.0.1:$SB/v2" ] && break
+	sleep 0.1
+done
 make -s regresscheck

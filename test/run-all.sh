@@ -39,7 +39,7 @@ echo "package: $((SECONDS - t0)) s"
 
 echo "== upgrade test (test/upgrade.sh)"
 t0=$SECONDS
-bash test/upgrade.sh "$debs" 2>&1 | tee -a "$results"
+bash test/upgrade.sh "$debs" 0.1.0 2>&1 | tee -a "$results"
 echo "upgrade: $((SECONDS - t0)) s"
 
 # the suites below test the installed package; without one, a source build
@@ -70,7 +70,7 @@ rm -f "$results.demo"
 
 read -r passed failed suites < <(awk -F'[ =]' '/^RESULT suite=/ { p += $5; f += $7; n++ }
 	END { print p + 0, f + 0, n + 0 }' "$results")
-# package, upgrade, sandbox, regress, pgtap, scripts, tap and demo each
+# package, upgrade-from-0.1.0, sandbox, regress, pgtap, scripts, tap and demo each
 # print one RESULT line; a missing line is a runner that crashed.
 expected_suites=8
 if [ "$suites" -lt "$expected_suites" ]; then

@@ -1,33 +1,51 @@
 #!/usr/bin/env bash
 # The upgrade test (README "Upgrading"), as root: what an operator does.
 #
-#   1. Builds okra 0.1.0 from its commit and installs it (make install), in
-#      a throwaway cluster with okra and pg_cron preloaded; fills a 0.1.0
-#      ledger over real HTTP: verified payments, a refund, a queued outbox
-#      refund (0.1.0's outbox worker serves another database, so it stays
-#      queued), a pg_cron schedule and a verification run.
+#   1. Builds an earlier okra from its commit and installs it (make install)
+#      in a throwaway cluster with okra and pg_cron preloaded; fills its
+#      ledger over real HTTP: verified payments, a refund, a refund whose
+#      answer was lost (an unknown outcome in the journal), a queued outbox
+#      refund (kept queued by a 429), a pg_cron schedule and a run.
 #   2. Upgrades the package: dpkg -i the .deb of this version (built by
-#      test/package.sh), restarts the server.  Until ALTER EXTENSION UPDATE
-#      the new library must refuse to call Okra (55000, naming the command)
-#      and its worker must leave the queued refund alone.
+#      test/package.sh).  ALTER EXTENSION UPDATE must refuse while the
+#      server still runs the old library; after the restart, until the
+#      update, the new library must refuse to call Okra (55000, naming the
+#      command) and its worker must leave the queued refund alone.
 #   3. ALTER EXTENSION okra UPDATE: the okra objects equal a fresh install's
-#      (test/upgrade/catalog.sql, zero differences), the ledger carried over,
-#      the queued refund is sent exactly once, the pg_cron job still works.
+#      (test/upgrade/catalog.sql, zero differences), the ledger and the
+#      journal carried over, the queued refund keeps the Idempotency-Key
+#      the earlier version sent and is sent exactly once, the unknown one
+#      blocks further refunds of its payment, the pg_cron job works.
 #   4. The pgTAP suites against the upgraded database.
 #
-# bash test/upgrade.sh [DEBDIR]: DEBDIR holds postgresql-15-okra_*.deb;
-# without it, test/package.sh builds one.  Prints one "ok"/"FAIL" line per
-# check and "RESULT suite=upgrade passed=N failed=N".  Leaves this version's
-# package installed.
+# bash test/upgrade.sh DEBDIR FROM: DEBDIR holds postgresql-15-okra_*.deb;
+# FROM is the earlier version (0.1.0).  Prints one "ok"/"FAIL" line per
+# check and "RESULT suite=upgrade-from-FROM passed=N failed=N".  Leaves this
+# version's package installed (also when it fails).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 . test/lib.sh
 
-OLD_COMMIT=737d225	# okra 0.1.0 (CHANGELOG)
-OLD_VERSION=0.1.0
+OLD_VERSION=${2:-0.1.0}
+# each release's commit (CHANGELOG), and what its server needs so that
+# its outbox worker serves the test's database
+case $OLD_VERSION in
+0.1.0)
+	OLD_COMMIT=737d225
+	old_conf=("okra.outbox_database = 'okra_up'") ;;
+*)
+	echo "test/upgrade.sh: no earlier version $OLD_VERSION" >&2; exit 2 ;;
+esac
+suite=upgrade-from-$OLD_VERSION
 NEW_VERSION=$(sed -n "s/^default_version = '\(.*\)'/\1/p" okra.control)
 PGMAJOR=$(pg_config --version | sed 's/^PostgreSQL \([0-9]*\).*/\1/')
 debdir=${1:-}
+deb=$(ls -v "$debdir"/postgresql-"$PGMAJOR"-okra_"$NEW_VERSION"-*_*.deb 2>/dev/null | grep -v dbgsym | tail -1)
+if [ -z "$deb" ]; then
+	echo "FAIL no postgresql-$PGMAJOR-okra $NEW_VERSION package in \"$debdir\" (test/package.sh makes one)"
+	echo "RESULT suite=$suite passed=0 failed=1"
+	exit 1
+fi
 
 work=$(mktemp -d /tmp/okra-upgrade.XXXXXX)
 chmod 755 "$work"
@@ -35,6 +53,8 @@ passed=0 failed=0
 started=$SECONDS
 cleanup() {
 	okra_stop_cluster "$work/c"
+	# never leave the earlier version installed
+	dpkg --verify "postgresql-$PGMAJOR-okra" >/dev/null 2>&1 || dpkg -i "$deb" >/dev/null 2>&1
 	for p in "${SB_PID:-}" "${SBTLS_PID:-}" "${FILL_PID:-}"; do
 		[ -n "$p" ] && kill "$p" 2>/dev/null
 	done
@@ -53,7 +73,7 @@ check() {
 # a step without which the rest means nothing
 abort() {
 	echo "FAIL $*"
-	echo "RESULT suite=upgrade passed=$passed failed=$((failed + 1))"
+	echo "RESULT suite=$suite passed=$passed failed=$((failed + 1))"
 	exit 1
 }
 q() { psql -AtqX -v ON_ERROR_STOP=1 -d okra_up "$@"; }
@@ -68,13 +88,6 @@ git archive "$OLD_COMMIT" | tar -x -C "$work/old" ||
 make -C "$work/old" -s >"$work/old.log" 2>&1 && make -C "$work/old" -s install >>"$work/old.log" 2>&1 ||
 	{ cat "$work/old.log"; abort "okra $OLD_VERSION does not build"; }
 
-if [ -z "$debdir" ]; then
-	debdir=$work/debs
-	bash test/package.sh "$debdir" || abort "test/package.sh"
-fi
-deb=$(ls "$debdir"/postgresql-"$PGMAJOR"-okra_"$NEW_VERSION"-*.deb 2>/dev/null | head -1)
-[ -n "$deb" ] || abort "no postgresql-$PGMAJOR-okra $NEW_VERSION package in $debdir"
-
 okra_test_fixtures "$work" || abort "test fixtures"
 # the ledger is filled against a sandbox of its own: the pgTAP suites
 # expect theirs untouched
@@ -82,26 +95,43 @@ okra_start_sandbox FILL "$work/fill.log" --key "$OKRA_SANDBOX_KEY" --seed test/s
 	abort "okra-sandbox"
 mkdir "$work/c" && chown postgres "$work/c"
 okra_preloaded_cluster "$work/c" "$FILL" "shared_preload_libraries = 'pg_cron,okra'" \
-	"cron.database_name = 'okra_up'" "okra.outbox_database = 'postgres'" \
-	"okra.outbox_poll_interval = '1s'" || abort "the $OLD_VERSION server did not start"
+	"cron.database_name = 'okra_up'" "okra.outbox_poll_interval = '1s'" "${old_conf[@]}" ||
+	abort "the $OLD_VERSION server did not start"
 # (trust authentication: the password the pgTAP suites pass to dblink is
 # not checked)
 export PGHOST=$work/c PGPORT=$OKRA_CLUSTER_PORT PGUSER=postgres PGDATABASE=postgres PGPASSWORD=postgres
 pgctl() { su postgres -s /bin/sh -c "$(pg_config --bindir)/pg_ctl -D '$work/c/data' -l '$work/c/server.log' -w $1" >/dev/null; }
+fill() { test/sandbox/ctl "$FILL" "$@" >/dev/null; }
 
-paid=5f88ebf63103d912f1d4baca
+paid=5f88ebf63103d912f1d4baca	# 10000, success
+lost=5f88ebf63103d912f1d4bace	# 50000, completed
 createdb okra_up || abort "createdb"
+# (0.1.0's outbox worker starts in its database at server start)
+pgctl restart || abort "restarting the $OLD_VERSION server"
 q >/dev/null <<SQL || abort "filling the $OLD_VERSION ledger"
 CREATE EXTENSION pg_cron;
 CREATE EXTENSION okra;
 SELECT okra_verify('$paid');
 SELECT okra_verify('5f88ebf63103d912f1d4bacb');
 SELECT okra_verify('5f88ebf63103d912f1d4bacd');
+SELECT okra_verify('$lost');
 SELECT okra_refund('$paid', 2500, 'damaged goods');
-SELECT okra_refund_after_commit('$paid', 5000, 'returned');
 SELECT okra_schedule_verification('*/30 * * * *', 100);
 CALL okra_verify_pending(10);
 SQL
+# a refund carried out whose answer is lost: OK010, an unknown outcome
+fill POST faults "{\"kind\": \"after_drop\", \"route\": \"pay/refund\", \"payment_id\": \"$lost\"}"
+e=$(err "SELECT okra_refund('$lost', 1000)")
+grep -q "^ERROR:  OK010" <<<"$e" || abort "the refund whose answer is lost said: $e"
+# a queued refund the worker tried once: Okra said 429, so it waits
+fill POST faults "{\"kind\": \"status\", \"status\": 429, \"route\": \"pay/refund\", \"payment_id\": \"$paid\"}"
+q -c "SELECT okra_refund_after_commit('$paid', 5000, 'returned')" >/dev/null || abort "queueing a refund"
+for _ in $(seq 1 100); do
+	[ "$(q -c "SELECT attempts > 0 AND state = 'queued' FROM okra_outbox_requests WHERE amount = 5000")" = t ] && break
+	sleep 0.1
+done
+check "the $OLD_VERSION worker tried the queued refund once, and it waits" \
+	'[ "$(q -c "SELECT attempts, state FROM okra_outbox_requests WHERE amount = 5000")" = "1|queued" ]'
 # the README's grants, as a DBA made them on 0.1.0: the update keeps them,
 # also on the objects it has to recreate
 grants="GRANT EXECUTE ON FUNCTION okra_verify(text), okra_refund(text, bigint, text, text) TO okra_up_app;
@@ -121,29 +151,47 @@ ledger="SELECT 'payment', payment_id, status, amount::text FROM okra_payments
 	ORDER BY 1, 2, 3"
 q -c "$ledger" >"$work/ledger.before" || abort "reading the ledger"
 check "a refund is queued" 'grep -qx "outbox|[0-9]*|$paid|5000 queued" "$work/ledger.before"'
+journal="SELECT payment_id || ' ' || amount || ' ' || coalesce(sqlstate, '-') FROM okra_journal
+	WHERE endpoint = 'pay/refund' ORDER BY journal_id"
+for _ in $(seq 1 50); do
+	[ "$(q -c "$journal" | wc -l)" -ge 2 ] && break
+	sleep 0.1
+done
+check "the $OLD_VERSION journal has both refunds" \
+	'[ "$(q -c "$journal" | tr "\n" ,)" = "$paid 2500 -,$lost 1000 OK010," ]'
 
-# 2. the package upgrade; the server restarts with the new library
+# 2. the package upgrade, under the running server, then the restart
 echo "-- package upgrade to $NEW_VERSION"
-pgctl stop || abort "stopping the server"
 t0=$SECONDS
 dpkg -i "$deb" >"$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; abort "dpkg -i $deb"; }
 echo "installed $(basename "$deb") in $((SECONDS - t0)) s"
-check "the installed okra.so is the package's" \
-	'dpkg -S "$(pg_config --pkglibdir)/okra.so" | grep -q "^postgresql-$PGMAJOR-okra:"'
-pgctl start || abort "the server did not start with the $NEW_VERSION library"
+check "the installed files are the package's" 'dpkg --verify "postgresql-$PGMAJOR-okra"'
+# the operator forgot the restart: the update refuses, nothing changes
+e=$(err "ALTER EXTENSION okra UPDATE")
+check "before the restart, ALTER EXTENSION okra UPDATE refuses" \
+	'grep -q "^ERROR:  55000: the okra library was installed after the server started" <<<"$e" &&
+	 grep -q "HINT:  Restart the server, then run ALTER EXTENSION okra UPDATE." <<<"$e" &&
+	 [ "$(q -c "SELECT extversion FROM pg_extension WHERE extname = '\''okra'\''")" = "$OLD_VERSION" ]'
+pgctl restart || abort "the server did not start with the $NEW_VERSION library"
+# due now: only the version check keeps the worker from sending it
+q -c "UPDATE okra_outbox_requests SET next_attempt_at = now() WHERE amount = 5000" >/dev/null
 
 e=$(err "SELECT okra_verify('$paid')")
 check "before UPDATE, okra_verify refuses with 55000 and names the command" \
 	'grep -q "^ERROR:  55000: extension \"okra\" is version $OLD_VERSION in this database, but its library is version $NEW_VERSION" <<<"$e" && grep -q "ALTER EXTENSION okra UPDATE" <<<"$e"'
 e=$(err "SELECT okra_refund('$paid', 100)")
 check "before UPDATE, okra_refund refuses with 55000" 'grep -q "^ERROR:  55000:" <<<"$e"'
-sleep 3
+for _ in $(seq 1 50); do
+	grep -q "okra worker for database \"okra_up\" waits" "$work/c/server.log" && break
+	sleep 0.1
+done
+check "the worker says why it waits" \
+	'grep -q "okra worker for database \"okra_up\" waits: extension \"okra\" is version $OLD_VERSION" "$work/c/server.log"'
+sleep 2	# two of its polls
 check "before UPDATE, nothing more reached the sandbox" \
 	'[ "$(test/sandbox/ctl "$FILL" GET counters | jq -c ".refunds[\"$paid\"].amounts")" = "[2500]" ]'
 check "before UPDATE, the queued refund stays queued" \
 	'[ "$(q -c "SELECT state FROM okra_outbox_requests WHERE amount = 5000")" = queued ]'
-check "the worker says why it waits" \
-	'grep -q "okra worker for database \"okra_up\" waits: extension \"okra\" is version $OLD_VERSION" "$work/c/server.log"'
 
 # 3. ALTER EXTENSION okra UPDATE
 echo "-- ALTER EXTENSION okra UPDATE"
@@ -164,7 +212,15 @@ done
 check "the queued refund is sent once the SQL objects are $NEW_VERSION" \
 	'[ "$(q -c "SELECT state FROM okra_outbox_requests WHERE amount = 5000")" = succeeded ]'
 check "the sandbox executed each refund exactly once" \
-	'[ "$(test/sandbox/ctl "$FILL" GET counters | jq -c ".refunds[\"$paid\"]")" = "{\"count\":2,\"total\":7500,\"amounts\":[2500,5000]}" ]'
+	'[ "$(test/sandbox/ctl "$FILL" GET counters | jq -c "[.refunds[\"$paid\"].amounts, .refunds[\"$lost\"].amounts]")" = "[[2500,5000],[1000]]" ]'
+sysid=$(su postgres -s /bin/sh -c "$(pg_config --bindir)/pg_controldata -D '$work/c/data'" | sed -n 's/^Database system identifier: *//p')
+check "the queued refund kept the Idempotency-Key $OLD_VERSION sent (okra-<system id>-<database>-<request>)" \
+	'[ -n "$sysid" ] && [ "$(q -c "SELECT idempotency_key = format('\''okra-%s-%s-%s'\'', '\''$sysid'\'', d.oid, r.request_id)
+		FROM okra_outbox_requests r, pg_database d WHERE d.datname = current_database() AND r.amount = 5000")" = t ]'
+check "the journal carried over: succeeded, and the lost answer unknown" \
+	'[ "$(q -c "SELECT string_agg(payment_id || '\'' '\'' || outcome, '\'','\'' ORDER BY journal_id) FROM okra_journal WHERE endpoint = '\''pay/refund'\''")" = "$paid succeeded,$lost unknown" ]'
+e=$(err "SELECT okra_refund('$lost', 100)")
+check "the unknown refund blocks further refunds of its payment (OK012)" 'grep -q "^ERROR:  OK012:" <<<"$e"'
 check "the ledger has both refunds" \
 	'[ "$(q -c "SELECT count(*), sum(amount) FROM okra_refunds WHERE payment_id = '\''$paid'\''")" = "2|7500" ]'
 job=$(q -c "SELECT command FROM cron.job WHERE jobname = 'okra-verify-pending'")
@@ -201,5 +257,5 @@ check "the pgTAP suites pass against the upgraded database" \
 	'[ "$PGTAP_RC" -eq 0 ] && [ "$PGTAP_FAILS" -eq 0 ] && [ "$PGTAP_TESTS" -gt 0 ] || { grep -v "^ok" "$work/tap.out"; false; }'
 
 echo "upgrade test: $((SECONDS - started)) s"
-echo "RESULT suite=upgrade passed=$passed failed=$failed"
+echo "RESULT suite=$suite passed=$passed failed=$failed"
 [ "$failed" -eq 0 ]

@@ -9,7 +9,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS okra;
 \ir helpers.psql
-SELECT plan(23);
+SELECT plan(25);
 
 SELECT extnamespace::regnamespace AS nsp FROM pg_extension WHERE extname = 'okra' \gset
 \set p1 `ctl POST payments '{"status": "success", "amount": 10000}' | jq -r .payment.id`
@@ -117,13 +117,20 @@ SAVEPOINT drift;
 UPDATE pg_extension SET extversion = '0.0.1' WHERE extname = 'okra';
 SELECT is(e.state || ' ' || e.message || ' / ' || e.detail || ' / ' || e.hint,
 	'55000 extension "okra" is version 0.0.1 in this database, but its library is version ' || :'version'
-	|| ' / okra does not call Okra until the two versions match. / Run ALTER EXTENSION okra UPDATE in this database.',
+	|| ' / Nothing was sent to Okra. / Run ALTER EXTENSION okra UPDATE in this database.',
 	'SQL objects of another version: 55000, naming the command, before anything is sent')
   FROM pg_temp.err(format('SELECT okra_refund(%L, 100)', :'p2')) AS e;
 SELECT is((pg_temp.err(format('SELECT okra_verify(%L)', :'p2'))).state, '55000', 'okra_verify too');
 SELECT is((pg_temp.err(format('SELECT okra_cancel(%L)', :'p2'))).state, '55000', 'okra_cancel too');
+SELECT is((pg_temp.err(format('SELECT okra_refund_after_commit(%L, 100)', :'p2'))).state, '55000',
+	'and okra_refund_after_commit queues nothing');
 \set counters `ctl GET counters`
 SELECT is(pg_temp.refunds_of(:'counters', :'p2'), '[]'::jsonb, 'and nothing was sent');
+-- newer SQL objects than the library (a package downgrade): the other way
+UPDATE pg_extension SET extversion = '9.9.9' WHERE extname = 'okra';
+SELECT is(e.state || ' ' || e.hint, '55000 Install okra 9.9.9''s library and restart the server.',
+	'SQL objects newer than the library: 55000, and the hint says to install their library')
+  FROM pg_temp.err(format('SELECT okra_verify(%L)', :'p2')) AS e;
 ROLLBACK TO SAVEPOINT drift;
 
 -- undone, everything works again at once (the cache follows the catalog)
