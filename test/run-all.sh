@@ -37,6 +37,10 @@ else
 fi
 echo "package: $((SECONDS - t0)) s"
 
+# okra's files from earlier installs (make install of other versions) would
+# show in pg_available_extension_versions: the packages start clean
+rm -f "$(pg_config --sharedir)"/extension/okra.control "$(pg_config --sharedir)"/extension/okra--*.sql
+
 echo "== upgrade test (test/upgrade.sh)"
 t0=$SECONDS
 bash test/upgrade.sh "$debs" 0.1.0 2>&1 | tee -a "$results"
