@@ -28,7 +28,9 @@ BEGIN
 	SELECT c.setting || '/okra.so' INTO lib FROM pg_catalog.pg_config AS c
 	 WHERE c.name = 'PKGLIBDIR';
 	changed := (pg_catalog.pg_stat_file(lib, true)).change;
-	IF changed > pg_catalog.pg_postmaster_start_time() THEN
+	-- (the file's time has whole seconds: within the server's first second,
+	-- the file may be the newer)
+	IF changed >= pg_catalog.date_trunc('second', pg_catalog.pg_postmaster_start_time()) THEN
 		RAISE EXCEPTION 'the okra library was installed after the server started'
 			USING ERRCODE = '55000',
 				  DETAIL = pg_catalog.format('%s changed at %s; the server started at %s, so sessions may still run the old library. Nothing was changed.',

@@ -171,7 +171,8 @@ e=$(err "ALTER EXTENSION okra UPDATE")
 check "before the restart, ALTER EXTENSION okra UPDATE refuses" \
 	'grep -q "^ERROR:  55000: the okra library was installed after the server started" <<<"$e" &&
 	 grep -q "HINT:  Restart the server, then run ALTER EXTENSION okra UPDATE." <<<"$e" &&
-	 [ "$(q -c "SELECT extversion FROM pg_extension WHERE extname = '\''okra'\''")" = "$OLD_VERSION" ]'
+	 [ "$(q -c "SELECT extversion FROM pg_extension WHERE extname = '\''okra'\''")" = "$OLD_VERSION" ] || { echo "$e"; false; }'
+sleep 1	# the library file's time has whole seconds: restart in a later one
 pgctl restart || abort "the server did not start with the $NEW_VERSION library"
 # due now: only the version check keeps the worker from sending it
 q -c "UPDATE okra_outbox_requests SET next_attempt_at = now() WHERE amount = 5000" >/dev/null
