@@ -139,30 +139,41 @@ okra_payment_answer(TupleDesc tupdesc, const char *endpoint, const char *payment
 {
 	OkraPaymentFields f;
 	char	   *why;
-	Datum		values[OKRA_PAYMENT_NATTS];
-	bool		nulls[OKRA_PAYMENT_NATTS];
 
 	if (!okra_json_payment(ans->doc, keys, &f, &why))
 		okra_error_invalid_response(endpoint, ans->http.status,
 									"unexpected shape", why);
 	check_same_payment(endpoint, ans->http.status, f.payment_id, payment_id);
 
-	memset(nulls, 0, sizeof(nulls));
-	values[0] = text_or_null(f.payment_id, &nulls[0]);
-	values[1] = text_or_null(f.status, &nulls[1]);
-	values[2] = Int64GetDatum(f.amount);
-	nulls[2] = !f.has_amount;
-	values[3] = text_or_null(f.currency, &nulls[3]);
-	values[4] = text_or_null(f.customer_id, &nulls[4]);
-	values[5] = text_or_null(f.link_url, &nulls[5]);
-	values[6] = text_or_null(f.response_status, &nulls[6]);
-	values[7] = text_or_null(f.env, &nulls[7]);
-	values[8] = TimestampTzGetDatum(ans->http.received_at);
-	values[9] = okra_response_jsonb(endpoint, ans);
+	*response = okra_response_jsonb(endpoint, ans);
 	okra_json_free(ans->doc);
 	ans->doc = NULL;
+	return okra_payment_tuple(tupdesc, &f, ans->http.received_at, *response);
+}
 
-	*response = values[9];
+/*
+ * An okra_payment row: the payment's fields, when the answer arrived, and
+ * the JSON it came in.
+ */
+Datum
+okra_payment_tuple(TupleDesc tupdesc, const OkraPaymentFields *f,
+				   TimestampTz checked_at, Datum response)
+{
+	Datum		values[OKRA_PAYMENT_NATTS];
+	bool		nulls[OKRA_PAYMENT_NATTS];
+
+	memset(nulls, 0, sizeof(nulls));
+	values[0] = text_or_null(f->payment_id, &nulls[0]);
+	values[1] = text_or_null(f->status, &nulls[1]);
+	values[2] = Int64GetDatum(f->amount);
+	nulls[2] = !f->has_amount;
+	values[3] = text_or_null(f->currency, &nulls[3]);
+	values[4] = text_or_null(f->customer_id, &nulls[4]);
+	values[5] = text_or_null(f->link_url, &nulls[5]);
+	values[6] = text_or_null(f->response_status, &nulls[6]);
+	values[7] = text_or_null(f->env, &nulls[7]);
+	values[8] = TimestampTzGetDatum(checked_at);
+	values[9] = response;
 	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
 }
 

@@ -35,6 +35,8 @@ extern Datum okra_payment_answer(TupleDesc tupdesc, const char *endpoint,
 								 const char *payment_id,
 								 const char *const *keys, OkraAnswer *ans,
 								 Datum *response);
+extern Datum okra_payment_tuple(TupleDesc tupdesc, const OkraPaymentFields *f,
+								TimestampTz checked_at, Datum response);
 extern Datum okra_refund_answer(TupleDesc tupdesc, const char *payment_id,
 								OkraAnswer *ans, Datum *response);
 extern Datum okra_read_answer(TupleDesc tupdesc, const char *endpoint,

@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * api.c
- *	  The SQL-callable functions: okra_verify, okra_cancel, okra_refund and
- *	  okra_request.
+ *	  The SQL-callable functions: okra_verify, okra_cancel, okra_refund,
+ *	  okra_request, okra_get_payment and okra_initiate_payment.
  *
  * Each refuses where the ledger cannot be written (25006) and checks its
  * arguments (22023), with nothing sent; builds the JSON request body, makes
@@ -28,9 +28,11 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/resowner.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "answer.h"
@@ -55,6 +57,8 @@ typedef struct OkraCall
 	const char *const *payment_keys;	/* where payment_send looks */
 	bool		has_amount;		/* a refund's amount, for the journal */
 	int64		amount;
+	const char *reference;		/* an initiate's reference, for the journal */
+	Datum		created;		/* okra_initiated, once recorded */
 	StringInfoData body;
 	OkraLedgerCall record;
 } OkraCall;
@@ -65,31 +69,36 @@ PG_FUNCTION_INFO_V1(okra_verify);
 PG_FUNCTION_INFO_V1(okra_cancel);
 PG_FUNCTION_INFO_V1(okra_refund);
 PG_FUNCTION_INFO_V1(okra_request);
+PG_FUNCTION_INFO_V1(okra_get_payment);
+PG_FUNCTION_INFO_V1(okra_initiate_payment);
 
 /*---- static prototypes ----*/
-static char *check_object_id(text *arg, const char *argname, const char *what);
 static void check_endpoint(const char *endpoint);
 static void check_can_record(const char *fname);
 static char journal_outcome(const OkraCall *call, int sqlerrcode);
 static void call_okra(OkraCall *call, OkraAnswer *ans);
-static char *refund_id_of(Datum refund);
+static char *created_id_of(const OkraCall *call);
 static Datum logged_call(FunctionCallInfo fcinfo, OkraCall *call,
 						 OkraCallBody fn);
 static TupleDesc result_tupdesc(FunctionCallInfo fcinfo, int natts);
-static Datum payment_call(FunctionCallInfo fcinfo, const char *endpoint,
-						  const char *const *keys);
+static Datum payment_call(FunctionCallInfo fcinfo, const char *fname,
+						  const char *endpoint, const char *const *keys);
 static Datum payment_send(FunctionCallInfo fcinfo, OkraCall *call);
 static Datum refund_send(FunctionCallInfo fcinfo, OkraCall *call);
 static Datum request_send(FunctionCallInfo fcinfo, OkraCall *call);
 static void check_request_endpoint(const char *endpoint);
+static void initiate_body(FunctionCallInfo fcinfo, StringInfo body,
+						  const char **reference);
+static Datum find_initiation(Oid nsp, const char *reference);
+static Datum initiate_send(FunctionCallInfo fcinfo, OkraCall *call);
 
 
 /*
  * Check an Okra ObjectID argument (24 hex digits, any case) and return it
  * in lower case.
  */
-static char *
-check_object_id(text *arg, const char *argname, const char *what)
+char *
+okra_check_object_id(text *arg, const char *argname, const char *what)
 {
 	char	   *s = text_to_cstring(arg);
 	size_t		len = strlen(s);
@@ -168,17 +177,20 @@ call_okra(OkraCall *call, OkraAnswer *ans)
 
 
 /*
- * The refund_id of an okra_refund Datum, or NULL.
+ * The id of what call created, for the journal: its refund's refund_id, or
+ * its initiated payment's payment_id (the first column of either); NULL
+ * before it is recorded.
  */
 static char *
-refund_id_of(Datum refund)
+created_id_of(const OkraCall *call)
 {
+	Datum		row = call->record.refund ? call->record.refund : call->created;
 	bool		isnull;
 	Datum		id;
 
-	if (refund == (Datum) 0)
+	if (row == (Datum) 0)
 		return NULL;
-	id = GetAttributeByNum(DatumGetHeapTupleHeader(refund), 1, &isnull);
+	id = GetAttributeByNum(DatumGetHeapTupleHeader(row), 1, &isnull);
 	return isnull ? NULL : TextDatumGetCString(id);
 }
 
@@ -251,7 +263,7 @@ logged_call(FunctionCallInfo fcinfo, OkraCall *call, OkraCallBody fn)
 		return fn(fcinfo, call);
 	okra_journal_require(call->endpoint);
 	okra_journal_begin(call->endpoint, call->payment_id, call->has_amount,
-					   call->amount);
+					   call->amount, call->reference);
 	PG_TRY();
 	{
 		result = fn(fcinfo, call);
@@ -264,13 +276,13 @@ logged_call(FunctionCallInfo fcinfo, OkraCall *call, OkraCallBody fn)
 		MemoryContextSwitchTo(ecxt);
 		okra_journal_end(journal_outcome(call, edata->sqlerrcode),
 						 edata->sqlerrcode, call->record.http_status,
-						 refund_id_of(call->record.refund), edata->message);
+						 created_id_of(call), edata->message);
 		okra_ledger_log_failure(call->endpoint, call->payment_id, edata);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
 	okra_journal_end('s', 0, call->record.http_status,
-					 refund_id_of(call->record.refund), NULL);
+					 created_id_of(call), NULL);
 	return result;
 }
 
@@ -300,19 +312,19 @@ result_tupdesc(FunctionCallInfo fcinfo, int natts)
  * payment found under the first of data.<keys>.
  */
 static Datum
-payment_call(FunctionCallInfo fcinfo, const char *endpoint,
+payment_call(FunctionCallInfo fcinfo, const char *fname, const char *endpoint,
 			 const char *const *keys)
 {
 	OkraCall	call = {endpoint};
 
 	call.payment_keys = keys;
-	check_can_record(strcmp(endpoint, "pay/cancel") == 0 ? "okra_cancel" : "okra_verify");
+	check_can_record(fname);
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				errmsg("payment_id must not be null"));
-	call.payment_id = check_object_id(PG_GETARG_TEXT_PP(0), "payment_id", "payment");
+	call.payment_id = okra_check_object_id(PG_GETARG_TEXT_PP(0), "payment_id", "payment");
 
 	initStringInfo(&call.body);
 	appendStringInfoString(&call.body, "{\"payment_id\":");
@@ -348,7 +360,7 @@ payment_send(FunctionCallInfo fcinfo, OkraCall *call)
 Datum
 okra_verify(PG_FUNCTION_ARGS)
 {
-	return payment_call(fcinfo, OKRA_VERIFY_ENDPOINT, okra_verify_keys);
+	return payment_call(fcinfo, "okra_verify", OKRA_VERIFY_ENDPOINT, okra_verify_keys);
 }
 
 /*
@@ -357,7 +369,18 @@ okra_verify(PG_FUNCTION_ARGS)
 Datum
 okra_cancel(PG_FUNCTION_ARGS)
 {
-	return payment_call(fcinfo, "pay/cancel", okra_cancel_keys);
+	return payment_call(fcinfo, "okra_cancel", "pay/cancel", okra_cancel_keys);
+}
+
+/*
+ * okra_get_payment(payment_id text) RETURNS okra_payment: Okra's record
+ * of one payment (pay/get/id), recorded in the ledger as okra_verify's
+ * answer is.
+ */
+Datum
+okra_get_payment(PG_FUNCTION_ARGS)
+{
+	return payment_call(fcinfo, "okra_get_payment", "pay/get/id", okra_cancel_keys);
 }
 
 /*
@@ -379,7 +402,7 @@ okra_refund(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				errmsg("payment_id must not be null"));
-	call.payment_id = check_object_id(PG_GETARG_TEXT_PP(0), "payment_id", "payment");
+	call.payment_id = okra_check_object_id(PG_GETARG_TEXT_PP(0), "payment_id", "payment");
 	if (has_amount)
 	{
 		amount = PG_GETARG_INT64(1);
@@ -392,7 +415,7 @@ okra_refund(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(2))
 		reason = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	if (!PG_ARGISNULL(3))
-		account = check_object_id(PG_GETARG_TEXT_PP(3), "account", "account");
+		account = okra_check_object_id(PG_GETARG_TEXT_PP(3), "account", "account");
 
 	initStringInfo(&call.body);
 	okra_refund_body(&call.body, call.payment_id, has_amount, amount, reason,
@@ -527,4 +550,193 @@ request_send(FunctionCallInfo fcinfo, OkraCall *call)
 	call->record.response = result;
 	(void) okra_ledger_record(fcinfo, &call->record);
 	return result;
+}
+
+
+
+/*
+ * okra_initiate_payment(account_to_debit text, amount bigint, currency text,
+ *						 account_to_credit text, reference text,
+ *						 schedule_interval text, start_date date,
+ *						 end_date date) RETURNS okra_initiated
+ *
+ * With a reference: under the reference's lock, and with the latest
+ * snapshot whatever the isolation level, the payment it already initiated
+ * is returned (replayed) and nothing is sent; and a journaled initiate
+ * under it that may have created a payment the ledger lacks refuses the
+ * call (okra_ledger_initiation).  The journal's intent carries the
+ * reference, so that even a caller that rolls back after Okra answered
+ * leaves it behind.
+ */
+Datum
+okra_initiate_payment(PG_FUNCTION_ARGS)
+{
+	OkraCall	call = {"pay/initiate"};
+	Datum		replay;
+
+	check_can_record("okra_initiate_payment");
+	initStringInfo(&call.body);
+	initiate_body(fcinfo, &call.body, &call.reference);
+
+	okra_journal_require(call.endpoint);
+	okra_contract_check_version();
+	if (call.reference != NULL &&
+		(replay = find_initiation(okra_ledger_schema(fcinfo), call.reference)) != (Datum) 0)
+		return replay;
+	return logged_call(fcinfo, &call, initiate_send);
+}
+
+/*
+ * Check okra_initiate_payment's arguments (22023, nothing sent) and build
+ * its request body; *reference is the reference, or NULL.
+ */
+static void
+initiate_body(FunctionCallInfo fcinfo, StringInfo body, const char **reference)
+{
+	static const char *const intervals[] = {"daily", "weekly", "monthly",
+	"quarterly", "yearly", NULL};
+	char	   *currency;
+	char	   *interval = NULL;
+	int64		amount;
+	int			i;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("account_to_debit must not be null"));
+	if (PG_ARGISNULL(1) || (amount = PG_GETARG_INT64(1)) <= 0)
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("invalid amount: %s",
+					   PG_ARGISNULL(1) ? "NULL" : psprintf(INT64_FORMAT, PG_GETARG_INT64(1))),
+				errdetail("The amount is in kobo and must be positive."));
+	currency = PG_ARGISNULL(2) ? "NULL" : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	if (strcmp(currency, "NGN") != 0)
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("invalid currency: \"%s\"", okra_quote_clip(currency)),
+				errdetail("Okra takes payments in NGN only."));
+
+	appendStringInfoString(body, "{\"account_to_debit\":");
+	escape_json(body, okra_check_object_id(PG_GETARG_TEXT_PP(0), "account_to_debit", "account"));
+	appendStringInfo(body, ",\"amount\":" INT64_FORMAT ",\"currency\":\"NGN\"", amount);
+	if (!PG_ARGISNULL(3))
+	{
+		appendStringInfoString(body, ",\"account_to_credit\":");
+		escape_json(body, okra_check_object_id(PG_GETARG_TEXT_PP(3), "account_to_credit", "account"));
+	}
+
+	*reference = NULL;
+	if (!PG_ARGISNULL(4))
+	{
+		char	   *ref = text_to_cstring(PG_GETARG_TEXT_PP(4));
+		size_t		len = strlen(ref);
+		bool		ok = (len > 0 && len <= OKRA_REFERENCE_MAX);
+
+		for (i = 0; ok && ref[i] != '\0'; i++)
+			ok = !iscntrl((unsigned char) ref[i]);
+		if (!ok)
+			ereport(ERROR,
+					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					errmsg("invalid reference: \"%s\"", okra_quote_clip(ref)),
+					errdetail("A reference is 1 to %d bytes, with no control characters.",
+							  OKRA_REFERENCE_MAX));
+		*reference = ref;
+	}
+
+	if (!PG_ARGISNULL(5))
+	{
+		interval = text_to_cstring(PG_GETARG_TEXT_PP(5));
+		for (i = 0; intervals[i] != NULL && strcmp(intervals[i], interval) != 0; i++)
+			;
+		if (intervals[i] == NULL)
+			ereport(ERROR,
+					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					errmsg("invalid schedule_interval: \"%s\"", okra_quote_clip(interval)),
+					errdetail("The interval is daily, weekly, monthly, quarterly or yearly."));
+	}
+	else if (!PG_ARGISNULL(6) || !PG_ARGISNULL(7))
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("start_date and end_date need a schedule_interval"),
+				errdetail("A payment with a schedule is recurring; without schedule_interval it is one-time."));
+	if (!PG_ARGISNULL(6) && !PG_ARGISNULL(7) &&
+		PG_GETARG_DATEADT(6) > PG_GETARG_DATEADT(7))
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("invalid schedule: start_date %s is after end_date %s",
+					   DatumGetCString(DirectFunctionCall1(date_out, PG_GETARG_DATUM(6))),
+					   DatumGetCString(DirectFunctionCall1(date_out, PG_GETARG_DATUM(7)))));
+	if (interval != NULL)
+	{
+		appendStringInfoString(body, ",\"type\":\"recurring\",\"schedule\":{\"interval\":");
+		escape_json(body, interval);
+		for (i = 6; i <= 7; i++)
+		{
+			if (PG_ARGISNULL(i))
+				continue;
+			appendStringInfoString(body, i == 6 ? ",\"startDate\":" : ",\"endDate\":");
+			escape_json(body, DatumGetCString(DirectFunctionCall1(date_out, PG_GETARG_DATUM(i))));
+		}
+		appendStringInfoChar(body, '}');
+	}
+	appendStringInfoChar(body, '}');
+}
+
+/*
+ * Under reference's lock, with the latest snapshot: the payment it already
+ * initiated, or 0 (okra_ledger_initiation raises when it cannot tell).
+ * The journal is written first, so that its latest outcomes count.
+ */
+static Datum
+find_initiation(Oid nsp, const char *reference)
+{
+	Datum		arg = CStringGetTextDatum(reference);
+	bool		argnull = false;
+	bool		isnull;
+	Datum		row;
+
+	(void) okra_ledger_call_in(nsp, "okra_ledger_lock_reference", 1, &arg,
+							   &argnull, &isnull);
+	okra_journal_wait();
+	PushActiveSnapshot(GetLatestSnapshot());
+	row = okra_ledger_call_in(nsp, "okra_ledger_initiation", 1, &arg, &argnull,
+							  &isnull);
+	PopActiveSnapshot();
+	return isnull ? (Datum) 0 : row;
+}
+
+/*
+ * Send an initiate, record the payment (due a check) and the initiation,
+ * and return it as okra_initiated.
+ */
+static Datum
+initiate_send(FunctionCallInfo fcinfo, OkraCall *call)
+{
+	static const char *const keys[] = {"payment", NULL};
+	OkraAnswer	ans;
+	OkraPaymentFields f;
+	char	   *why;
+	Datum		args[5];
+	bool		nulls[5] = {false};
+	bool		isnull;
+
+	call_okra(call, &ans);
+	if (!okra_json_payment(ans.doc, keys, &f, &why))
+		okra_error_invalid_response(call->endpoint, ans.http.status,
+									"unexpected shape", why);
+	call->record.response = okra_response_jsonb(call->endpoint, &ans);
+	okra_json_free(ans.doc);
+	(void) okra_ledger_record(fcinfo, &call->record);
+
+	args[0] = call->reference ? CStringGetTextDatum(call->reference) : (Datum) 0;
+	nulls[0] = (call->reference == NULL);
+	args[1] = DirectFunctionCall1(jsonb_in, CStringGetDatum(call->body.data));
+	args[2] = call->record.response;
+	args[3] = DirectFunctionCall1(namein,
+								  CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
+	args[4] = TimestampTzGetDatum(call->record.finished_at);
+	call->created = okra_ledger_call(fcinfo, "okra_ledger_initiation_record", 5,
+									 args, nulls, &isnull);
+	return call->created;
 }

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * api.h
- *	  What api.c shares with outbox.c: building a refund's request body.
+ *	  What api.c shares: building a refund's request body (outbox.c), and
+ *	  checking an Okra ObjectID argument.
  *
  *-------------------------------------------------------------------------
  */
@@ -9,9 +10,12 @@
 #define OKRA_API_H
 
 #include "lib/stringinfo.h"
+#include "utils/builtins.h"
 
 extern void okra_refund_body(StringInfo body, const char *payment_id,
 							 bool has_amount, int64 amount, const char *reason,
 							 const char *account);
+extern char *okra_check_object_id(text *arg, const char *argname,
+								  const char *what);
 
 #endif							/* OKRA_API_H */

@@ -136,11 +136,16 @@ static const ContractFunction contract_functions[] = {
 	  "bool"}, "text"},
 	{"okra_outbox_release", 3, {"int8", "int4", "text"}, "void"},
 	/* journal.c: write_msg() and okra_journal_check_unsettled() */
-	{"okra_journal_intent", 6,
-	 {"text", "timestamptz", "text", "text", "int8", "name"}, "void"},
+	{"okra_journal_intent", 7,
+	 {"text", "timestamptz", "text", "text", "int8", "name", "text"}, "void"},
 	{"okra_journal_outcome", 7,
 	 {"text", "timestamptz", "text", "text", "int4", "text", "text"}, "bool"},
 	{"okra_journal_unsettled", 1, {"text"}, "int8"},
+	/* api.c: okra_initiate_payment() */
+	{"okra_ledger_lock_reference", 1, {"text"}, "void"},
+	{"okra_ledger_initiation", 1, {"text"}, "okra_initiated"},
+	{"okra_ledger_initiation_record", 5,
+	 {"text", "jsonb", "jsonb", "name", "timestamptz"}, "okra_initiated"},
 };
 
 static const ContractRowType contract_rowtypes[] = {

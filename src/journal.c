@@ -85,7 +85,7 @@ static void clip_copy(char *dst, size_t size, const char *src);
 static bool put_msg(const OkraJournalMsg *m, uint64 *seq, bool need_worker);
 static bool wait_written(uint64 seq, int timeout_ms);
 static void post_outcome(char outcome, int sqlerrcode, long http_status,
-						 const char *refund_id, const char *message);
+						 const char *created_id, const char *message);
 static void journal_at_exit(int code, Datum arg);
 static bool write_msg(Oid nsp, const OkraJournalMsg *m);
 static void journal_flush(void);
@@ -366,7 +366,7 @@ wait_written(uint64 seq, int timeout_ms)
  */
 void
 okra_journal_begin(const char *endpoint, const char *payment_id,
-				   bool has_amount, int64 amount)
+				   bool has_amount, int64 amount, const char *reference)
 {
 	OkraJournalMsg m;
 	uint64		seq = 0;
@@ -395,6 +395,7 @@ okra_journal_begin(const char *endpoint, const char *payment_id,
 	m.at = GetCurrentTimestamp();
 	clip_copy(m.endpoint, sizeof(m.endpoint), endpoint);
 	clip_copy(m.payment_id, sizeof(m.payment_id), payment_id);
+	clip_copy(m.reference, sizeof(m.reference), reference);
 	m.has_amount = has_amount;
 	m.amount = amount;
 	namestrcpy(&m.role, GetUserNameFromId(GetUserId(), false));
@@ -452,7 +453,7 @@ okra_journal_begin(const char *endpoint, const char *payment_id,
  */
 static void
 post_outcome(char outcome, int sqlerrcode, long http_status,
-			 const char *refund_id, const char *message)
+			 const char *created_id, const char *message)
 {
 	OkraJournalMsg m;
 	uint64		seq;
@@ -466,7 +467,7 @@ post_outcome(char outcome, int sqlerrcode, long http_status,
 	if (sqlerrcode != 0)
 		strlcpy(m.sqlstate, unpack_sql_state(sqlerrcode), sizeof(m.sqlstate));
 	m.http_status = (int32) http_status;
-	clip_copy(m.refund_id, sizeof(m.refund_id), refund_id);
+	clip_copy(m.created_id, sizeof(m.created_id), created_id);
 	clip_copy(m.message, sizeof(m.message), message);
 	if (!put_msg(&m, &seq, false))
 		ereport(LOG,
@@ -483,12 +484,12 @@ post_outcome(char outcome, int sqlerrcode, long http_status,
  */
 void
 okra_journal_end(char outcome, int sqlerrcode, long http_status,
-				 const char *refund_id, const char *message)
+				 const char *created_id, const char *message)
 {
 	if (call_state == CALL_NONE)
 		return;
 	call_state = CALL_NONE;
-	post_outcome(outcome, sqlerrcode, http_status, refund_id, message);
+	post_outcome(outcome, sqlerrcode, http_status, created_id, message);
 }
 
 /*
@@ -523,6 +524,16 @@ journal_flush(void)
 	SpinLockRelease(&okra_shared->mutex);
 	if (last > 0)
 		(void) wait_written(last - 1, OKRA_JOURNAL_WAIT_MS);
+}
+
+/*
+ * Wait until what this database's journal holds is written (journal_flush),
+ * before reading it.
+ */
+void
+okra_journal_wait(void)
+{
+	journal_flush();
 }
 
 /*
@@ -590,8 +601,8 @@ write_msg(Oid nsp, const OkraJournalMsg *m)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
-	Datum		args[7];
-	bool		nulls[7] = {false};
+	Datum		args[8];
+	bool		nulls[8] = {false};
 	bool		isnull;
 	volatile bool ok = true;
 
@@ -609,7 +620,9 @@ write_msg(Oid nsp, const OkraJournalMsg *m)
 			args[4] = Int64GetDatum(m->amount);
 			nulls[4] = !m->has_amount;
 			args[5] = NameGetDatum(&m->role);
-			(void) okra_ledger_call_in(nsp, "okra_journal_intent", 6, args,
+			args[6] = CStringGetTextDatum(m->reference);
+			nulls[6] = (m->reference[0] == '\0');
+			(void) okra_ledger_call_in(nsp, "okra_journal_intent", 7, args,
 									   nulls, &isnull);
 		}
 		else
@@ -622,8 +635,8 @@ write_msg(Oid nsp, const OkraJournalMsg *m)
 			nulls[3] = (m->sqlstate[0] == '\0');
 			args[4] = Int32GetDatum(m->http_status);
 			nulls[4] = (m->http_status == 0);
-			args[5] = CStringGetTextDatum(m->refund_id);
-			nulls[5] = (m->refund_id[0] == '\0');
+			args[5] = CStringGetTextDatum(m->created_id);
+			nulls[5] = (m->created_id[0] == '\0');
 			args[6] = CStringGetTextDatum(m->message);
 			nulls[6] = (m->message[0] == '\0');
 			if (!DatumGetBool(okra_ledger_call_in(nsp, "okra_journal_outcome", 7,

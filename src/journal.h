@@ -16,6 +16,9 @@
 #define OKRA_MAX_DATABASES	32
 #define OKRA_JOURNAL_SLOTS	128
 
+/* Longest merchant's reference of an initiated payment, in bytes */
+#define OKRA_REFERENCE_MAX	100
+
 /* Longest journal message text, in bytes */
 #define OKRA_JOURNAL_MESSAGE	256
 
@@ -34,13 +37,14 @@ typedef struct OkraJournalMsg
 	TimestampTz at;
 	char		endpoint[208];	/* okra_request allows 200 bytes */
 	char		payment_id[32];
+	char		reference[OKRA_REFERENCE_MAX + 1];	/* initiate's, or "" */
 	bool		has_amount;
 	int64		amount;
 	NameData	role;
 	char		outcome;		/* 's'ucceeded, 'f'ailed, 'u'nknown */
 	char		sqlstate[6];	/* "" for none */
 	int32		http_status;
-	char		refund_id[32];
+	char		created_id[32];	/* what the call created: a refund, a payment */
 	char		message[OKRA_JOURNAL_MESSAGE];
 } OkraJournalMsg;
 
@@ -80,9 +84,11 @@ extern bool okra_allow_unjournaled;
 extern bool okra_journal_enabled(void);
 extern void okra_journal_require(const char *endpoint);
 extern void okra_journal_begin(const char *endpoint, const char *payment_id,
-							   bool has_amount, int64 amount);
+							   bool has_amount, int64 amount,
+							   const char *reference);
+extern void okra_journal_wait(void);
 extern void okra_journal_end(char outcome, int sqlerrcode, long http_status,
-							 const char *refund_id, const char *message);
+							 const char *created_id, const char *message);
 extern void okra_journal_check_unsettled(Oid nsp, const char *payment_id);
 
 /* the worker's side */

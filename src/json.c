@@ -46,6 +46,8 @@ static char *get_string(json_object *obj, const char *key);
 static char *get_id(json_object *obj);
 static int	get_int64(json_object *obj, const char *key, int64 *out);
 static char *trim_message(char *s);
+static bool payment_fields(json_object *payment, OkraPaymentFields *out,
+						   char **why);
 
 /*
  * Reset callback: free the json-c tree.
@@ -398,8 +400,6 @@ okra_json_payment(OkraJsonDoc *doc, const char *const *keys,
 				  OkraPaymentFields *out, char **why)
 {
 	json_object *payment = NULL;
-	json_object *v;
-	int			r;
 
 	memset(out, 0, sizeof(*out));
 	for (; *keys != NULL; keys++)
@@ -414,6 +414,70 @@ okra_json_payment(OkraJsonDoc *doc, const char *const *keys,
 		*why = pstrdup("The response has no payment object under \"data\".");
 		return false;
 	}
+	return payment_fields(payment, out, why);
+}
+
+/*
+ * A page of a list (pay/list, payments by customer): the number of items
+ * in the array data.<key>, and whether data.pagination says another page
+ * follows (hasNextPage true).  False, with *why, when there is no such
+ * array.
+ */
+bool
+okra_json_page(OkraJsonDoc *doc, const char *key, int *nitems,
+			   bool *has_next, char **why)
+{
+	json_object *items = get_data_key(doc->root, key);
+	json_object *next = get_key(get_data_key(doc->root, "pagination"),
+								"hasNextPage");
+
+	if (!json_object_is_type(items, json_type_array))
+	{
+		*why = psprintf("The response has no array \"data.%s\".", key);
+		return false;
+	}
+	*nitems = (int) json_object_array_length(items);
+	*has_next = json_object_is_type(next, json_type_boolean) &&
+		json_object_get_boolean(next);
+	return true;
+}
+
+/*
+ * Item i of the page's array data.<key> as okra_payment columns, and the
+ * item itself as JSON text in the server encoding (*text).
+ */
+bool
+okra_json_page_payment(OkraJsonDoc *doc, const char *key, int i,
+					   OkraPaymentFields *out, char **text, char **why)
+{
+	json_object *item = json_object_array_get_idx(get_data_key(doc->root, key),
+												  (size_t) i);
+	const char *json;
+
+	memset(out, 0, sizeof(*out));
+	if (!json_object_is_type(item, json_type_object))
+	{
+		*why = psprintf("Item %d of \"data.%s\" is not an object.", i + 1, key);
+		return false;
+	}
+	json = json_object_to_json_string_ext(item, JSON_C_TO_STRING_PLAIN);
+	*text = to_server(json, strlen(json));
+	if (*text == NULL)
+	{
+		*why = psprintf("Item %d of \"data.%s\" is not valid UTF-8.", i + 1, key);
+		return false;
+	}
+	return payment_fields(item, out, why);
+}
+
+/*
+ * The okra_payment columns of one payment object.
+ */
+static bool
+payment_fields(json_object *payment, OkraPaymentFields *out, char **why)
+{
+	json_object *v;
+	int			r;
 
 	out->payment_id = get_id(payment);
 	out->status = get_string(payment, "status");

@@ -56,6 +56,11 @@ extern bool okra_json_is_success(OkraJsonDoc *doc);
 extern void okra_json_error_body(OkraJsonDoc *doc, OkraErrorBody *err);
 extern bool okra_json_payment(OkraJsonDoc *doc, const char *const *keys,
 							  OkraPaymentFields *out, char **why);
+extern bool okra_json_page(OkraJsonDoc *doc, const char *key, int *nitems,
+						   bool *has_next, char **why);
+extern bool okra_json_page_payment(OkraJsonDoc *doc, const char *key, int i,
+								   OkraPaymentFields *out, char **text,
+								   char **why);
 extern bool okra_json_refund(OkraJsonDoc *doc, OkraRefundFields *out,
 							 char **why);
 

@@ -3,10 +3,11 @@
 #
 # Installs what is missing (apt-get), builds the extension and okra-sandbox,
 # builds the Debian package from the release archive (test/package.sh) and
-# runs the upgrade test (test/upgrade.sh: okra 0.1.0 with a ledger, the
-# package upgrade, ALTER EXTENSION UPDATE), which leaves the package
+# runs the upgrade test from each earlier release (test/upgrade.sh: okra
+# 0.1.0, then 0.2.0, with a ledger, the package upgrade, ALTER EXTENSION
+# UPDATE), which leaves the package
 # installed.  Then runs okra-sandbox's own suite and the extension's suites
-# against the installed package: pg_regress, pgTAP and the scripted tests
+# against the installed package: pg_regress, the isolation specs, pgTAP and the scripted tests
 # inside a throwaway PostgreSQL cluster (pg_virtualenv), the TAP tests
 # (standbys, crashes), and the README's demo.  Prints "N passed, N failed"
 # last and exits non-zero if anything failed.
@@ -41,10 +42,12 @@ echo "package: $((SECONDS - t0)) s"
 # show in pg_available_extension_versions: the packages start clean
 rm -f "$(pg_config --sharedir)"/extension/okra.control "$(pg_config --sharedir)"/extension/okra--*.sql
 
-echo "== upgrade test (test/upgrade.sh)"
-t0=$SECONDS
-bash test/upgrade.sh "$debs" 0.1.0 2>&1 | tee -a "$results"
-echo "upgrade: $((SECONDS - t0)) s"
+for from in 0.1.0 0.2.0; do
+	echo "== upgrade test from $from (test/upgrade.sh)"
+	t0=$SECONDS
+	bash test/upgrade.sh "$debs" "$from" 2>&1 | tee -a "$results"
+	echo "upgrade from $from: $((SECONDS - t0)) s"
+done
 
 # the suites below test the installed package; without one, a source build
 if ls "$debs"/*.deb >/dev/null 2>&1; then
@@ -57,7 +60,7 @@ echo "== okra-sandbox suite"
 bash test/sandbox/tests/run.sh 2>&1 | tee -a "$results"
 
 echo "== extension suites (throwaway PostgreSQL 15)"
-pg_virtualenv -t -v 15 -o "shared_preload_libraries=pg_cron,okra" -o "cron.database_name=postgres" -o "cron.use_background_workers=on" \
+pg_virtualenv -t -v 15 -o "shared_preload_libraries=pg_cron,okra" -o "cron.database_name=postgres" -o "cron.use_background_workers=on" -o "max_worker_processes=16" \
 	bash test/run-pg.sh 2>&1 | tee -a "$results"
 
 echo "== TAP tests (PostgreSQL::Test::Cluster: standbys, crashes, restarts)"
@@ -74,9 +77,10 @@ rm -f "$results.demo"
 
 read -r passed failed suites < <(awk -F'[ =]' '/^RESULT suite=/ { p += $5; f += $7; n++ }
 	END { print p + 0, f + 0, n + 0 }' "$results")
-# package, upgrade-from-0.1.0, sandbox, regress, pgtap, scripts, tap and demo each
-# print one RESULT line; a missing line is a runner that crashed.
-expected_suites=8
+# package, upgrade-from-0.1.0, upgrade-from-0.2.0, sandbox, regress,
+# isolation, pgtap, scripts, tap and demo each print one RESULT line; a
+# missing line is a runner that crashed.
+expected_suites=10
 if [ "$suites" -lt "$expected_suites" ]; then
 	echo "only $suites of $expected_suites suites reported a result"
 	failed=$((failed + expected_suites - suites))

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The extension's suites, run by test/run-all.sh inside pg_virtualenv (PGHOST,
 # PGUSER... point at a throwaway cluster). Starts okra-sandbox over HTTP and
-# HTTPS, configures okra against it, runs pg_regress, pgTAP and the scripted
+# HTTPS, configures okra against it, runs pg_regress, the isolation specs, pgTAP and the scripted
 # tests, and prints one "RESULT suite=..." line per suite.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +30,20 @@ if [ $rc -ne 0 ]; then
 	[ "$failed" -eq 0 ] && failed=1
 fi
 echo "RESULT suite=regress passed=$passed failed=$failed"
+
+echo "-- isolation specs"
+if make -s isolationcheck >"$work/isolation.out" 2>&1; then rc=0; else rc=1; fi
+cat "$work/isolation.out"
+passed=$(grep -cE '^(ok [0-9]+|test .*\.\.\. ok)' "$work/isolation.out")
+failed=$(grep -cE '^(not ok [0-9]+|test .*\.\.\. FAILED)' "$work/isolation.out")
+if [ $rc -ne 0 ]; then
+	[ -f output_iso/regression.diffs ] && cat output_iso/regression.diffs
+	[ "$failed" -eq 0 ] && failed=1
+fi
+echo "RESULT suite=isolation passed=$passed failed=$failed"
+# its database's okra worker would take one of max_worker_processes' places,
+# which pg_cron's jobs need (test/scripts/cron.sh)
+dropdb --if-exists isolation_regression
 
 echo "-- pgTAP"
 okra_run_pgtap okra_tap "$work/tap.out"

@@ -19,7 +19,7 @@
 #   4. The pgTAP suites against the upgraded database.
 #
 # bash test/upgrade.sh DEBDIR FROM: DEBDIR holds postgresql-15-okra_*.deb;
-# FROM is the earlier version (0.1.0).  Prints one "ok"/"FAIL" line per
+# FROM is the earlier version (0.1.0 or 0.2.0).  Prints one "ok"/"FAIL" line per
 # check and "RESULT suite=upgrade-from-FROM passed=N failed=N".  Leaves this
 # version's package installed (also when it fails).
 set -uo pipefail
@@ -33,6 +33,9 @@ case $OLD_VERSION in
 0.1.0)
 	OLD_COMMIT=737d225
 	old_conf=("okra.outbox_database = 'okra_up'") ;;
+0.2.0)
+	OLD_COMMIT=d40852b
+	old_conf=() ;;
 *)
 	echo "test/upgrade.sh: no earlier version $OLD_VERSION" >&2; exit 2 ;;
 esac
@@ -151,6 +154,15 @@ ledger="SELECT 'payment', payment_id, status, amount::text FROM okra_payments
 	ORDER BY 1, 2, 3"
 q -c "$ledger" >"$work/ledger.before" || abort "reading the ledger"
 check "a refund is queued" 'grep -qx "outbox|[0-9]*|$paid|5000 queued" "$work/ledger.before"'
+# the Idempotency-Key it was sent with: 0.1.0 derived it (okra-<system
+# identifier>-<database>-<request>), later versions store it
+if [ "$OLD_VERSION" = 0.1.0 ]; then
+	sysid=$(su postgres -s /bin/sh -c "$(pg_config --bindir)/pg_controldata -D '$work/c/data'" | sed -n 's/^Database system identifier: *//p')
+	key=$(q -c "SELECT format('okra-%s-%s-%s', '$sysid', d.oid, r.request_id)
+		FROM okra_outbox_requests r, pg_database d WHERE d.datname = current_database() AND r.amount = 5000")
+else
+	key=$(q -c "SELECT idempotency_key FROM okra_outbox_requests WHERE amount = 5000")
+fi
 journal="SELECT payment_id || ' ' || amount || ' ' || coalesce(sqlstate, '-') FROM okra_journal
 	WHERE endpoint = 'pay/refund' ORDER BY journal_id"
 for _ in $(seq 1 50); do
@@ -214,10 +226,8 @@ check "the queued refund is sent once the SQL objects are $NEW_VERSION" \
 	'[ "$(q -c "SELECT state FROM okra_outbox_requests WHERE amount = 5000")" = succeeded ]'
 check "the sandbox executed each refund exactly once" \
 	'[ "$(test/sandbox/ctl "$FILL" GET counters | jq -c "[.refunds[\"$paid\"].amounts, .refunds[\"$lost\"].amounts]")" = "[[2500,5000],[1000]]" ]'
-sysid=$(su postgres -s /bin/sh -c "$(pg_config --bindir)/pg_controldata -D '$work/c/data'" | sed -n 's/^Database system identifier: *//p')
-check "the queued refund kept the Idempotency-Key $OLD_VERSION sent (okra-<system id>-<database>-<request>)" \
-	'[ -n "$sysid" ] && [ "$(q -c "SELECT idempotency_key = format('\''okra-%s-%s-%s'\'', '\''$sysid'\'', d.oid, r.request_id)
-		FROM okra_outbox_requests r, pg_database d WHERE d.datname = current_database() AND r.amount = 5000")" = t ]'
+check "the queued refund kept the Idempotency-Key $OLD_VERSION sent ($key)" \
+	'[[ $key == okra-?* ]] && [ "$(q -c "SELECT idempotency_key FROM okra_outbox_requests WHERE amount = 5000")" = "$key" ]'
 check "the journal carried over: succeeded, and the lost answer unknown" \
 	'[ "$(q -c "SELECT string_agg(payment_id || '\'' '\'' || outcome, '\'','\'' ORDER BY journal_id) FROM okra_journal WHERE endpoint = '\''pay/refund'\''")" = "$paid succeeded,$lost unknown" ]'
 e=$(err "SELECT okra_refund('$lost', 100)")

@@ -55,8 +55,11 @@ SELECT set_eq($$SELECT p.proname::text, p.proconfig::text FROM pg_proc p JOIN pg
 	         ('okra_journal_intent', '{"search_path=pg_catalog, pg_temp"}'),
 	         ('okra_journal_outcome', '{"search_path=pg_catalog, pg_temp"}'),
 	         ('okra_journal_unsettled', '{"search_path=pg_catalog, pg_temp"}'),
-	         ('okra_journal_resolve', '{"search_path=pg_catalog, pg_temp"}')$$,
-	'only the internal ledger, run, outbox and journal functions, okra_track and the outbox''s own are SECURITY DEFINER, each with a safe search_path');
+	         ('okra_journal_resolve', '{"search_path=pg_catalog, pg_temp"}'),
+	         ('okra_ledger_lock_reference', '{"search_path=pg_catalog, pg_temp"}'),
+	         ('okra_ledger_initiation', '{"search_path=pg_catalog, pg_temp"}'),
+	         ('okra_ledger_initiation_record', '{"search_path=pg_catalog, pg_temp"}')$$,
+	'only the internal ledger, run, outbox, journal and initiation functions, okra_track and the outbox''s own are SECURITY DEFINER, each with a safe search_path');
 
 -- the application role calls everything it was granted
 SET LOCAL ROLE okra_app;

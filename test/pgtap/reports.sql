@@ -100,10 +100,10 @@ SELECT set_eq($$SELECT c.relname::text FROM pg_extension e, unnest(e.extconfig) 
                 WHERE e.extname = 'okra'$$,
 	$$VALUES ('okra_payments'), ('okra_refunds'), ('okra_status_changes'), ('okra_api_calls'),
 	         ('okra_verification_runs'), ('okra_outbox_requests'), ('okra_journal'),
-	         ('okra_status_changes_change_id_seq'), ('okra_api_calls_call_id_seq'),
+	         ('okra_initiations'), ('okra_status_changes_change_id_seq'), ('okra_api_calls_call_id_seq'),
 	         ('okra_verification_runs_run_id_seq'), ('okra_outbox_requests_request_id_seq'),
 	         ('okra_journal_journal_id_seq')$$,
-	'the seven tables and their sequences are extension configuration (pg_dump dumps their rows)');
+	'the eight tables and their sequences are extension configuration (pg_dump dumps their rows)');
 
 SELECT * FROM finish();
 ROLLBACK;

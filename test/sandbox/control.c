@@ -96,26 +96,15 @@ static void create_payment(json_object *b, struct resp *out)
 	unlock();
 }
 
-static bool status_ok(const char *s)
-{
-	size_t n = s ? strlen(s) : 0;
-	if (n == 0 || n >= MAX_STATUS)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || s[i] == '_'))
-			return false;
-	return true;
-}
-
 static void move_payment(const char *id, json_object *b, struct resp *out)
 {
 	const char *st = str_field(b, "status");
 	const char *rs = str_field(b, "response_status");
-	if (!status_ok(st)) {
+	if (!status_word(st)) {
 		ctl_bad(out, "status");
 		return;
 	}
-	if (has(b, "response_status") && !status_ok(rs)) {
+	if (has(b, "response_status") && !status_word(rs)) {
 		ctl_bad(out, "response_status");
 		return;
 	}
@@ -164,6 +153,131 @@ static void move_refund(const char *id, json_object *b, struct resp *out)
 				       shape_payment(r->rpay, true));
 		ctl_json(out, 200, o);
 	}
+	unlock();
+}
+
+/* "<prefix><24 hex>[/<action>]": true when path is that, id filled */
+static bool id_path(const char *path, const char *prefix, const char *action,
+		    char id[OID_LEN + 1])
+{
+	size_t n = strlen(prefix);
+	if (strncmp(path, prefix, n) != 0 || strlen(path + n) < OID_LEN)
+		return false;
+	memcpy(id, path + n, OID_LEN);
+	id[OID_LEN] = '\0';
+	const char *rest = path + n + OID_LEN;
+	if (!action)
+		return *rest == '\0';
+	return rest[0] == '/' && strcmp(rest + 1, action) == 0;
+}
+
+static void pay_link(const char *id, json_object *b, struct resp *out)
+{
+	char err[256];
+	struct payment *p;
+	lock();
+	settle_refunds(now_ms());
+	struct link *l = link_find(id);
+	if (!l) {
+		ctl_err(out, 404, msg(MSG_CTL_NO_LINK));
+	} else if (link_pay(l, b, &p, err, sizeof err) < 0) {
+		ctl_err(out, 400, err);
+	} else {
+		json_object *o = one("payment", shape_payment(p, true));
+		json_object_object_add(o, "link", shape_link(l));
+		ctl_json(out, 200, o);
+	}
+	unlock();
+}
+
+static void create_authorization(json_object *b, struct resp *out)
+{
+	char err[256];
+	struct authorization *a;
+	lock();
+	if (auth_from_fields(b, &a, err, sizeof err) < 0)
+		ctl_err(out, 400, err);
+	else
+		ctl_json(out, 200, one("authorization", shape_authorization(a)));
+	unlock();
+}
+
+static void customer_cancels(const char *id, struct resp *out)
+{
+	lock();
+	struct authorization *a = auth_find(id);
+	if (!a)
+		ctl_err(out, 404, msg(MSG_CTL_NO_AUTH));
+	else if (strcmp(a->cancelled_by, "customer") == 0)
+		ctl_err(out, 400, msg(MSG_CTL_AUTH_CUSTOMER));
+	else {
+		auth_cancel_by_customer(a, now_ms());
+		ctl_json(out, 200, one("authorization", shape_authorization(a)));
+	}
+	unlock();
+}
+
+static void move_payout(const char *id, json_object *b, struct resp *out)
+{
+	char err[256];
+	lock();
+	struct payout *po = payout_find(id);
+	if (!po) {
+		ctl_err(out, 404, msg(MSG_CTL_NO_PAYOUT));
+	} else if (payout_set_status(po, str_field(b, "status"), err,
+				     sizeof err) < 0) {
+		ctl_err(out, 400, err);
+	} else {
+		json_object *o = one("payout", shape_payout(po));
+		json_object_object_add(o, "wallet",
+				       wallet_json(&g_model.owners[po->owner]));
+		ctl_json(out, 200, o);
+	}
+	unlock();
+}
+
+/* GET links, authorizations, payouts, bulkfiles: every owner's */
+static json_object *all_links(int owner)
+{
+	json_object *a = json_object_new_array();
+	for (struct link *l = g_model.links; l; l = l->next)
+		if (owner < 0 || l->owner == owner)
+			json_object_array_add(a, shape_link(l));
+	return a;
+}
+
+static json_object *all_auths(int owner)
+{
+	json_object *a = json_object_new_array();
+	for (struct authorization *x = g_model.auths; x; x = x->next)
+		if (owner < 0 || x->owner == owner)
+			json_object_array_add(a, shape_authorization(x));
+	return a;
+}
+
+static json_object *all_payouts(int owner)
+{
+	json_object *a = json_object_new_array();
+	for (struct payout *po = g_model.payouts; po; po = po->next)
+		if (owner < 0 || po->owner == owner)
+			json_object_array_add(a, shape_payout(po));
+	return a;
+}
+
+static json_object *all_bulkfiles(int owner)
+{
+	json_object *a = json_object_new_array();
+	for (struct bulkfile *f = g_model.bulkfiles; f; f = f->next)
+		if (owner < 0 || f->owner == owner)
+			json_object_array_add(a, shape_bulkfile(f));
+	return a;
+}
+
+static void list_all(const char *key, json_object *(*all)(int),
+		     struct resp *out)
+{
+	lock();
+	ctl_json(out, 200, one(key, all(-1)));
 	unlock();
 }
 
@@ -243,10 +357,12 @@ static json_object *state_json(void)
 		json_object_object_add(ow, "keys", keys);
 		json_object_object_add(ow, "wallet", wallet_json(o));
 		json_object *pays = json_object_new_array();
-		for (size_t p = 0; p < g_model.npays; p++)
-			if (g_model.pays[p]->owner == (int)i)
-				json_object_array_add(pays,
-					shape_payment(g_model.pays[p], true));
+		for (size_t p = 0; p < o->npays; p++) {
+			json_object *x = shape_payment(o->pays[p], true);
+			json_object_object_add(x, "type",
+				json_object_new_string(o->pays[p]->type));
+			json_object_array_add(pays, x);
+		}
 		json_object_object_add(ow, "payments", pays);
 		json_object *refs = json_object_new_array();
 		for (struct refund *r = g_model.refunds; r; r = r->next) {
@@ -261,11 +377,10 @@ static json_object *state_json(void)
 			json_object_array_add(refs, x);
 		}
 		json_object_object_add(ow, "refunds", refs);
-		json_object *pos = json_object_new_array();
-		for (struct payout *po = g_model.payouts; po; po = po->next)
-			if (po->owner == (int)i)
-				json_object_array_add(pos, shape_payout(po));
-		json_object_object_add(ow, "payouts", pos);
+		json_object_object_add(ow, "payouts", all_payouts((int)i));
+		json_object_object_add(ow, "links", all_links((int)i));
+		json_object_object_add(ow, "authorizations", all_auths((int)i));
+		json_object_object_add(ow, "bulkfiles", all_bulkfiles((int)i));
 		json_object_array_add(owners, ow);
 	}
 	json_object *o = json_object_new_object();
@@ -325,12 +440,30 @@ void control_handle(const char *method, const char *path, const char *body,
 		}
 	}
 
+	char id[OID_LEN + 1];
 	if (post && strcmp(path, "payments") == 0) {
 		create_payment(b, out);
 	} else if (post && strncmp(path, "payments/", 9) == 0) {
 		move_payment(path + 9, b, out);
 	} else if (post && strncmp(path, "refunds/", 8) == 0) {
 		move_refund(path + 8, b, out);
+	} else if (post && id_path(path, "links/", "pay", id)) {
+		pay_link(id, b, out);
+	} else if (get && strcmp(path, "links") == 0) {
+		list_all("links", all_links, out);
+	} else if (post && strcmp(path, "authorizations") == 0) {
+		create_authorization(b, out);
+	} else if (post && id_path(path, "authorizations/", "cancel-by-customer",
+				   id)) {
+		customer_cancels(id, out);
+	} else if (get && strcmp(path, "authorizations") == 0) {
+		list_all("authorizations", all_auths, out);
+	} else if (post && id_path(path, "payouts/", NULL, id)) {
+		move_payout(id, b, out);
+	} else if (get && strcmp(path, "payouts") == 0) {
+		list_all("payouts", all_payouts, out);
+	} else if (get && strcmp(path, "bulkfiles") == 0) {
+		list_all("bulkfiles", all_bulkfiles, out);
 	} else if (post && strcmp(path, "wallet") == 0) {
 		set_wallet(b, out);
 	} else if (post && strcmp(path, "config") == 0) {

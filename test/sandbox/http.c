@@ -185,10 +185,113 @@ static bool is_form(struct MHD_Connection *c)
 				 33) == 0;
 }
 
+static bool is_multipart(struct MHD_Connection *c)
+{
+	const char *ct = header(c, MHD_HTTP_HEADER_CONTENT_TYPE);
+	return ct && strncasecmp(ct, "multipart/form-data", 19) == 0;
+}
+
+/* one part of a multipart/form-data body */
+struct part {
+	char *key;
+	char *filename;		/* NULL: not a file */
+	char *ctype;
+	char *data;
+	size_t len, cap;
+	struct part *next;
+};
+
+struct parts {
+	struct part *head, *tail;
+};
+
+static enum MHD_Result part_data(void *cls, enum MHD_ValueKind kind,
+				 const char *key, const char *filename,
+				 const char *content_type,
+				 const char *transfer_encoding,
+				 const char *data, uint64_t off, size_t size)
+{
+	(void)kind;
+	(void)transfer_encoding;
+	struct parts *ps = cls;
+	struct part *p = ps->tail;
+	if (off == 0 || !p || strcmp(p->key, key) != 0) {
+		p = xcalloc(1, sizeof *p);
+		p->key = xstrdup(key);
+		p->filename = filename ? xstrdup(filename) : NULL;
+		p->ctype = content_type ? xstrdup(content_type) : NULL;
+		if (ps->tail)
+			ps->tail->next = p;
+		else
+			ps->head = p;
+		ps->tail = p;
+	}
+	if (p->len + size + 1 > p->cap) {
+		size_t cap = p->cap ? p->cap : 256;
+		while (cap < p->len + size + 1)
+			cap *= 2;
+		p->data = xrealloc(p->data, cap);
+		p->cap = cap;
+	}
+	if (size)
+		memcpy(p->data + p->len, data, size);
+	p->len += size;
+	p->data[p->len] = '\0';
+	return MHD_YES;
+}
+
+/*
+ * multipart/form-data through libmicrohttpd's post processor: each field a
+ * string, each file {filename, content_type, data}; the first part of a
+ * name wins. NULL when the body is not well-formed multipart.
+ */
+static json_object *parse_multipart(struct MHD_Connection *c,
+				    const struct req *r)
+{
+	struct parts ps = { 0 };
+	json_object *o = NULL;
+	struct MHD_PostProcessor *pp =
+		MHD_create_post_processor(c, 16384, part_data, &ps);
+	if (pp) {
+		bool ok = r->len == 0 ||
+			  MHD_post_process(pp, r->buf, r->len) == MHD_YES;
+		if (MHD_destroy_post_processor(pp) == MHD_YES && ok)
+			o = json_object_new_object();
+	}
+	for (struct part *p = ps.head, *nx; p; p = nx) {
+		nx = p->next;
+		if (o && !json_object_object_get_ex(o, p->key, NULL)) {
+			json_object *v = json_object_new_string_len(
+				p->data ? p->data : "", (int)p->len);
+			if (p->filename) {
+				json_object *f = json_object_new_object();
+				json_object_object_add(f, "filename",
+					json_object_new_string(p->filename));
+				json_object_object_add(f, "content_type",
+						       jstr_or_null(p->ctype));
+				json_object_object_add(f, "data", v);
+				v = f;
+			}
+			json_object_object_add(o, p->key, v);
+		}
+		free(p->key);
+		free(p->filename);
+		free(p->ctype);
+		free(p->data);
+		free(p);
+	}
+	return o;
+}
+
 /* NULL: the body cannot be parsed (or is not an object) */
 static json_object *parse_body(struct MHD_Connection *c, const struct req *r,
-			       bool *form)
+			       bool *form, bool *multipart)
 {
+	*multipart = is_multipart(c);
+	if (*multipart) {
+		*form = true;
+		return parse_multipart(c, r);
+	}
 	*form = is_form(c);
 	size_t i = 0;
 	while (i < r->len && (r->buf[i] == ' ' || r->buf[i] == '\t' ||
@@ -358,16 +461,10 @@ static void fault_html_resp(const struct fault *f, struct resp *out)
 /* a success envelope exactly f->bytes long (when that is possible) */
 static void fault_size_resp(int route, const struct fault *f, struct resp *out)
 {
-	static const enum msg_id ok[R_COUNT] = {
-		[R_VERIFY] = MSG_VERIFY_OK, [R_CANCEL] = MSG_CANCEL_OK,
-		[R_REFUND] = MSG_REFUND_OK, [R_INITIATE] = MSG_INITIATE_OK,
-		[R_GET] = MSG_GET_OK, [R_LIST] = MSG_LIST_OK,
-		[R_PAYOUT] = MSG_PAYOUT_OK,
-	};
 	char head[512];
 	int hn = snprintf(head, sizeof head,
 			  "{\"status\":\"success\",\"message\":\"%s\","
-			  "\"data\":{\"padding\":\"", msg(ok[route]));
+			  "\"data\":{\"padding\":\"", msg(route_ok_msg(route)));
 	static const char tail[] = "\"}}";
 	size_t base = (size_t)hn + sizeof tail - 1;
 	size_t want = (size_t)f->bytes;
@@ -454,7 +551,8 @@ static bool pre_exec_fault(enum fault_kind k)
  */
 static bool run_operation(struct MHD_Connection *c, const struct req *r,
 			  const char *url, int key, json_object *body,
-			  bool form, long wait_ms, struct resp *out)
+			  bool form, bool multipart, long wait_ms,
+			  struct resp *out)
 {
 	const char *ikey = header(c, "Idempotency-Key");
 	char owner[OID_LEN + 1];
@@ -487,7 +585,7 @@ static bool run_operation(struct MHD_Connection *c, const struct req *r,
 		}
 		struct api_req rq = {
 			.route = r->route, .env = r->env, .key = key,
-			.body = body, .form = form,
+			.body = body, .form = form, .multipart = multipart,
 		};
 		okra_execute(&rq, out);
 		if (ikey) {
@@ -534,8 +632,8 @@ static enum MHD_Result api_final(struct MHD_Connection *c, struct req *r,
 	if (api_prechecks(c, r, method, &key, &out)) {
 		sb_sleep_ms(latency());
 	} else {
-		bool form;
-		json_object *body = parse_body(c, r, &form), *v;
+		bool form, multipart;
+		json_object *body = parse_body(c, r, &form, &multipart), *v;
 		const char *pid = NULL;
 		if (body && json_object_object_get_ex(body, "payment_id", &v) &&
 		    json_object_is_type(v, json_type_string))
@@ -551,8 +649,8 @@ static enum MHD_Result api_final(struct MHD_Connection *c, struct req *r,
 		} else {
 			long wait = latency() + (faulted && f.kind == F_DELAY ?
 						 f.ms : 0);
-			drop = !run_operation(c, r, url, key, body, form, wait,
-					      &out);
+			drop = !run_operation(c, r, url, key, body, form,
+					      multipart, wait, &out);
 		}
 		json_object_put(body);
 	}

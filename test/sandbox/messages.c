@@ -12,6 +12,16 @@ static const char *const messages[MSG_COUNT] = {
 	[MSG_REFUND_INNER_OK] =
 		"Payment has been initiated; Please verify to complete",
 	[MSG_PAYOUT_OK] = "Payout successfully initiated!",
+	[MSG_PAYOUT_GET_OK] = "Payout successfully retrieved.",
+	[MSG_LINK_OK] = "Payment link successfully created!",
+	[MSG_AUTH_INITIATE_OK] =
+		"Payment authorization was successfully updated and will begin %s "
+		"with an initial payment of NGN %lld and continue with payments "
+		"of NGN %lld on an ongoing basis until cancelled",
+	[MSG_AUTH_CANCEL_OK] = "Payment authorization successfully cancelled.",
+	[MSG_AUTH_REAUTH_OK] = "Payment authorization successfully reauthorized.",
+	[MSG_AUTH_LIST_OK] = "Payment authorizations successfully retrieved.",
+	[MSG_BULK_OK] = "Bulk payment file successfully uploaded.",
 	[MSG_CANCEL_OK] = "Payment successfully cancelled.",
 	[MSG_GET_OK] = "Payment successfully retrieved.",
 	[MSG_LIST_OK] = "Payments successfully retrieved.",
@@ -28,6 +38,20 @@ static const char *const messages[MSG_COUNT] = {
 	[MSG_NOT_CANCELLABLE] =
 		"Payment can only be cancelled when it is initialized or pending.",
 	[MSG_NOT_FOUND] = "Payment not found.",
+	[MSG_PAYOUT_NOT_FOUND] = "Payout not found.",
+	[MSG_AUTH_NOT_FOUND] = "Authorization not found.",
+	[MSG_AUTH_CANCELLED] = "This authorization has been cancelled.",
+	[MSG_AUTH_NOT_CANCELLED] =
+		"Only a cancelled authorization can be reauthorized.",
+	[MSG_AUTH_BY_CUSTOMER] =
+		"This authorization was cancelled by the customer and cannot be reauthorized.",
+	[MSG_DATE_ORDER] = "%s must not be after %s.",
+	[MSG_BULK_HEADER] =
+		"Invalid or missing file header: the columns must be account_to_debit, "
+		"account_to_credit, amount, currency, callback_url.",
+	[MSG_BULK_EMPTY] = "The file has no payment rows.",
+	[MSG_BULK_ROW] = "Invalid or missing %s in row %zu of the file.",
+	[MSG_BULK_COLUMNS] = "Row %zu of the file does not have %zu columns.",
 	[MSG_INVALID_FIELD] = "Invalid or missing %s.",
 	[MSG_BAD_PAYLOAD] = "The API call failed. Please check the message payload.",
 	[MSG_TOO_LARGE] = "Request body too large.",
@@ -55,6 +79,15 @@ static const char *const messages[MSG_COUNT] = {
 	[MSG_CTL_NO_KEY] = "Unknown key.",
 	[MSG_CTL_DUP_ID] = "A payment with this id already exists.",
 	[MSG_CTL_REFUND_FINAL] = "The refund has already failed.",
+	[MSG_CTL_DUP_OBJECT] = "An object with this id already exists.",
+	[MSG_CTL_NO_LINK] = "Link not found.",
+	[MSG_CTL_LINK_AMOUNT] =
+		"The link's amount is fixed: leave amount out or give the same.",
+	[MSG_CTL_NO_AUTH] = "Authorization not found.",
+	[MSG_CTL_AUTH_CUSTOMER] =
+		"The customer has already cancelled this authorization.",
+	[MSG_CTL_NO_PAYOUT] = "Payout not found.",
+	[MSG_CTL_PAYOUT_FINAL] = "The payout has already settled.",
 };
 
 const char *msg(enum msg_id id)

@@ -1,7 +1,8 @@
 /*
  * The in-memory model: owners and their wallets, payments (indexed by id),
- * refunds and payouts; status transitions and the seed file.
- * Every function here expects g_lock to be held.
+ * refunds; status transitions, the seed file, and freeing everything
+ * (payouts, links, authorizations and bulk files are made in their own
+ * files). Every function here expects g_lock to be held.
  */
 #include "sandbox.h"
 
@@ -65,6 +66,14 @@ struct owner *owner_of_key(int key)
 	return &g_model.owners[g_model.key_owner[key]];
 }
 
+/* the account a link credits when none is named: the business account */
+void owner_business_account(int owner, char out[OID_LEN + 1])
+{
+	char seed[64];
+	snprintf(seed, sizeof seed, "account:%s", g_model.owners[owner].id);
+	derived_oid(seed, out);
+}
+
 /* -------------------------------------------------------------- payments */
 
 static size_t bucket_of(const char *id, size_t nb)
@@ -117,6 +126,8 @@ struct payment *payment_new(int owner, int env, const char *id)
 	new_oid(now, p->debit_account);
 	new_oid(now, p->credit_account);
 	strcpy(p->bank, "5d6fe57a4099cc4b210bbeb3");
+	strcpy(p->type, "one-time");
+	p->source = "api";
 	p->created_at = p->last_updated = now;
 
 	if (g_model.npays == g_model.cpays) {
@@ -319,15 +330,15 @@ void settle_refunds(int64_t now)
 
 /* ------------------------------------------------- payments from fields */
 
-static int bad(char *err, size_t errlen, const char *field)
+int spec_bad(char *err, size_t errlen, const char *field)
 {
 	snprintf(err, errlen, msg(MSG_CTL_BAD_FIELD), field);
 	return -1;
 }
 
-static bool status_word(const char *s)
+bool status_word(const char *s)
 {
-	size_t n = strlen(s);
+	size_t n = s ? strlen(s) : 0;
 	if (n == 0 || n >= MAX_STATUS)
 		return false;
 	for (size_t i = 0; i < n; i++)
@@ -336,86 +347,136 @@ static bool status_word(const char *s)
 	return true;
 }
 
-/* Creates a payment from a seed entry or a control request. */
-int payment_from_fields(json_object *o, char *err, size_t errlen,
-			struct payment **out)
+/* the member k when present and not null */
+static json_object *member(json_object *o, const char *k)
 {
 	json_object *v;
-	const char *status, *rs = NULL, *id = NULL, *customer = NULL;
-	int64_t amount;
-	int env = ENV_PRODUCTION, key = 0;
+	if (!json_object_object_get_ex(o, k, &v) ||
+	    json_object_is_type(v, json_type_null))
+		return NULL;
+	return v;
+}
 
-	if (!json_object_is_type(o, json_type_object)) {
-		snprintf(err, errlen, "%s", msg(MSG_CTL_BAD_JSON));
-		return -1;
-	}
-	if (!json_object_object_get_ex(o, "status", &v) ||
-	    !json_object_is_type(v, json_type_string) ||
-	    !status_word(json_object_get_string(v)))
-		return bad(err, errlen, "status");
-	status = json_object_get_string(v);
-	if (!json_object_object_get_ex(o, "amount", &v) ||
-	    !json_object_is_type(v, json_type_int) ||
-	    (amount = json_object_get_int64(v)) <= 0 || amount > MAX_KOBO)
-		return bad(err, errlen, "amount");
-	if (json_object_object_get_ex(o, "currency", &v) &&
-	    !json_object_is_type(v, json_type_null) &&
-	    (!json_object_is_type(v, json_type_string) ||
-	     strcmp(json_object_get_string(v), "NGN") != 0))
-		return bad(err, errlen, "currency");
-	if (json_object_object_get_ex(o, "customer", &v) &&
-	    !json_object_is_type(v, json_type_null)) {
-		if (!json_object_is_type(v, json_type_string) ||
-		    !is_oid(json_object_get_string(v)))
-			return bad(err, errlen, "customer");
-		customer = json_object_get_string(v);
-	}
-	if (json_object_object_get_ex(o, "response_status", &v) &&
-	    !json_object_is_type(v, json_type_null)) {
-		if (!json_object_is_type(v, json_type_string) ||
-		    !status_word(json_object_get_string(v)))
-			return bad(err, errlen, "response_status");
-		rs = json_object_get_string(v);
-	}
-	if (json_object_object_get_ex(o, "env", &v) &&
-	    !json_object_is_type(v, json_type_null)) {
+const char *spec_str(json_object *o, const char *k, bool *present)
+{
+	json_object *v = member(o, k);
+	*present = v != NULL;
+	return v && json_object_is_type(v, json_type_string) ?
+		json_object_get_string(v) : NULL;
+}
+
+int spec_key_env(json_object *o, int *key, int *env, char *err,
+		 size_t errlen)
+{
+	json_object *v;
+	*key = 0;
+	*env = ENV_PRODUCTION;
+	if ((v = member(o, "env"))) {
 		const char *e = json_object_is_type(v, json_type_string) ?
 			json_object_get_string(v) : "";
 		if (strcmp(e, "production") == 0)
-			env = ENV_PRODUCTION;
+			*env = ENV_PRODUCTION;
 		else if (strcmp(e, "production-sandbox") == 0)
-			env = ENV_SANDBOX;
+			*env = ENV_SANDBOX;
 		else
-			return bad(err, errlen, "env");
+			return spec_bad(err, errlen, "env");
 	}
-	if (json_object_object_get_ex(o, "id", &v) &&
-	    !json_object_is_type(v, json_type_null)) {
-		if (!json_object_is_type(v, json_type_string) ||
-		    !is_oid(json_object_get_string(v)))
-			return bad(err, errlen, "id");
-		id = json_object_get_string(v);
-		if (payment_find(id)) {
-			snprintf(err, errlen, "%s", msg(MSG_CTL_DUP_ID));
-			return -1;
-		}
-	}
-	if (json_object_object_get_ex(o, "key", &v) &&
-	    !json_object_is_type(v, json_type_null)) {
-		key = json_object_is_type(v, json_type_string) ?
+	if ((v = member(o, "key"))) {
+		*key = json_object_is_type(v, json_type_string) ?
 			key_index(json_object_get_string(v)) : -1;
-		if (key < 0) {
+		if (*key < 0) {
 			snprintf(err, errlen, "%s", msg(MSG_CTL_NO_KEY));
 			return -1;
 		}
 	}
+	return 0;
+}
 
-	struct payment *p = payment_new(g_model.key_owner[key], env, id);
-	p->amount = amount;
-	if (customer)
-		memcpy(p->customer, customer, OID_LEN + 1);
+int spec_id(json_object *o, char out[OID_LEN + 1], bool *given, char *err,
+	    size_t errlen)
+{
+	json_object *v = member(o, "id");
+	*given = v != NULL;
+	out[0] = '\0';
+	if (!v)
+		return 0;
+	if (!json_object_is_type(v, json_type_string) ||
+	    !is_oid(json_object_get_string(v)))
+		return spec_bad(err, errlen, "id");
+	memcpy(out, json_object_get_string(v), OID_LEN + 1);
+	return 0;
+}
+
+/* Reads a payment spec; the strings point into o. */
+int pay_spec_parse(json_object *o, bool need_amount, struct pay_spec *s,
+		   char *err, size_t errlen)
+{
+	json_object *v;
+	memset(s, 0, sizeof *s);
+	if (!json_object_is_type(o, json_type_object)) {
+		snprintf(err, errlen, "%s", msg(MSG_CTL_BAD_JSON));
+		return -1;
+	}
+	if (!(v = member(o, "status")) ||
+	    !json_object_is_type(v, json_type_string) ||
+	    !status_word(json_object_get_string(v)))
+		return spec_bad(err, errlen, "status");
+	s->status = json_object_get_string(v);
+	if ((v = member(o, "amount"))) {
+		if (!json_object_is_type(v, json_type_int) ||
+		    (s->amount = json_object_get_int64(v)) <= 0 ||
+		    s->amount > MAX_KOBO)
+			return spec_bad(err, errlen, "amount");
+	} else if (need_amount) {
+		return spec_bad(err, errlen, "amount");
+	}
+	if ((v = member(o, "currency")) &&
+	    (!json_object_is_type(v, json_type_string) ||
+	     strcmp(json_object_get_string(v), "NGN") != 0))
+		return spec_bad(err, errlen, "currency");
+	if ((v = member(o, "customer"))) {
+		if (!json_object_is_type(v, json_type_string) ||
+		    !is_oid(json_object_get_string(v)))
+			return spec_bad(err, errlen, "customer");
+		s->customer = json_object_get_string(v);
+	}
+	if ((v = member(o, "response_status"))) {
+		if (!json_object_is_type(v, json_type_string) ||
+		    !status_word(json_object_get_string(v)))
+			return spec_bad(err, errlen, "response_status");
+		s->response_status = json_object_get_string(v);
+	}
+	bool has_id;
+	if (spec_key_env(o, &s->key, &s->env, err, errlen) < 0 ||
+	    spec_id(o, s->id, &has_id, err, errlen) < 0)
+		return -1;
+	if (has_id && payment_find(s->id)) {
+		snprintf(err, errlen, "%s", msg(MSG_CTL_DUP_ID));
+		return -1;
+	}
+	return 0;
+}
+
+struct payment *payment_from_spec(const struct pay_spec *s, int owner)
+{
+	struct payment *p = payment_new(owner, s->env, *s->id ? s->id : NULL);
+	p->amount = s->amount;
+	if (s->customer)
+		memcpy(p->customer, s->customer, OID_LEN + 1);
 	else
 		new_oid(p->created_at, p->customer);
-	set_status_fields(p, status, rs, p->created_at);
+	set_status_fields(p, s->status, s->response_status, p->created_at);
+	return p;
+}
+
+/* Creates a payment from a seed entry or a control request. */
+int payment_from_fields(json_object *o, char *err, size_t errlen,
+			struct payment **out)
+{
+	struct pay_spec s;
+	if (pay_spec_parse(o, true, &s, err, errlen) < 0)
+		return -1;
+	struct payment *p = payment_from_spec(&s, g_model.key_owner[s.key]);
 	if (out)
 		*out = p;
 	return 0;
@@ -452,24 +513,52 @@ static int seed_wallet(int64_t *out, char *err, size_t errlen)
 	return 0;
 }
 
-int seed_apply(json_object *seed, char *err, size_t errlen)
+/* seed key k: an array of entries, each made by add() */
+static int seed_array(json_object *seed, const char *k, const char *what,
+		      int (*add)(json_object *, char *, size_t), char *err,
+		      size_t errlen)
 {
 	json_object *list;
-	if (!seed || !json_object_object_get_ex(seed, "payments", &list))
+	if (!json_object_object_get_ex(seed, k, &list))
 		return 0;
 	if (!json_object_is_type(list, json_type_array)) {
-		snprintf(err, errlen, "seed: payments must be an array");
+		snprintf(err, errlen, "seed: %s must be an array", k);
 		return -1;
 	}
 	size_t n = json_object_array_length(list);
 	for (size_t i = 0; i < n; i++) {
 		char e[256];
-		if (payment_from_fields(json_object_array_get_idx(list, i), e,
-					sizeof e, NULL) < 0) {
-			snprintf(err, errlen, "seed: payment %zu: %s", i, e);
+		if (add(json_object_array_get_idx(list, i), e, sizeof e) < 0) {
+			snprintf(err, errlen, "seed: %s %zu: %s", what, i, e);
 			return -1;
 		}
 	}
+	return 0;
+}
+
+static int seed_payment(json_object *o, char *err, size_t errlen)
+{
+	return payment_from_fields(o, err, errlen, NULL);
+}
+
+static int seed_auth(json_object *o, char *err, size_t errlen)
+{
+	return auth_from_fields(o, NULL, err, errlen);
+}
+
+int seed_apply(json_object *seed, char *err, size_t errlen)
+{
+	if (!seed)
+		return 0;
+	if (seed_array(seed, "payments", "payment", seed_payment, err,
+		       errlen) < 0 ||
+	    seed_array(seed, "links", "link", link_from_fields, err,
+		       errlen) < 0 ||
+	    seed_array(seed, "authorizations", "authorization", seed_auth,
+		       err, errlen) < 0 ||
+	    seed_array(seed, "payouts", "payout", payout_from_fields, err,
+		       errlen) < 0)
+		return -1;
 	return 0;
 }
 
@@ -507,10 +596,8 @@ int model_init(char *err, size_t errlen)
 
 void model_free(void)
 {
-	for (size_t i = 0; i < g_model.npays; i++) {
-		free(g_model.pays[i]->schedule);
+	for (size_t i = 0; i < g_model.npays; i++)
 		free(g_model.pays[i]);
-	}
 	free(g_model.pays);
 	free(g_model.buckets);
 	struct refund *r = g_model.refunds, *rn;
@@ -523,6 +610,25 @@ void model_free(void)
 	for (; po; po = pn) {
 		pn = po->next;
 		free(po);
+	}
+	struct link *l = g_model.links, *ln;
+	for (; l; l = ln) {
+		ln = l->next;
+		free(l->name);
+		free(l->note);
+		free(l);
+	}
+	struct authorization *a = g_model.auths, *an;
+	for (; a; a = an) {
+		an = a->next;
+		auth_free(a);
+	}
+	struct bulkfile *b = g_model.bulkfiles, *bn;
+	for (; b; b = bn) {
+		bn = b->next;
+		free(b->file_name);
+		free(b->pays);
+		free(b);
 	}
 	for (size_t i = 0; i < g_model.nowners; i++)
 		free(g_model.owners[i].pays);

@@ -1,6 +1,8 @@
 /*
- * The Okra endpoints: field validation, the rules of each route and the
- * bodies they answer with (README.md, okra-api.md sections 3, 4 and 6).
+ * The Okra endpoints on payments (verify, cancel, refund, initiate, get,
+ * list, by customer), the route table, and the field and answer helpers
+ * the other endpoint files share (payouts.c, links.c, authorizations.c,
+ * bulk.c). See API.md sections 5 and 8.
  */
 #include "sandbox.h"
 
@@ -11,28 +13,49 @@
 
 static const char *const CT_JSON = "application/json; charset=utf-8";
 
-static const char *const route_names[R_COUNT] = {
-	[R_VERIFY] = "pay/verify",
-	[R_CANCEL] = "pay/cancel",
-	[R_REFUND] = "pay/refund",
-	[R_INITIATE] = "pay/initiate",
-	[R_GET] = "pay/get/id",
-	[R_LIST] = "pay/list",
-	[R_PAYOUT] = "pay/payout",
+static const struct {
+	const char *name;
+	enum msg_id ok;
+} routes[R_COUNT] = {
+	[R_VERIFY] = { "pay/verify", MSG_VERIFY_OK },
+	[R_CANCEL] = { "pay/cancel", MSG_CANCEL_OK },
+	[R_REFUND] = { "pay/refund", MSG_REFUND_OK },
+	[R_INITIATE] = { "pay/initiate", MSG_INITIATE_OK },
+	[R_GET] = { "pay/get/id", MSG_GET_OK },
+	[R_LIST] = { "pay/list", MSG_LIST_OK },
+	[R_PAYOUT] = { "pay/payout", MSG_PAYOUT_OK },
+	[R_PAYOUT_GET] = { "pay/payout/get", MSG_PAYOUT_GET_OK },
+	[R_BY_CUSTOMER] = { "pay/get/", MSG_LIST_OK },
+	[R_LINK_CREATE] = { "pay/link/create", MSG_LINK_OK },
+	[R_AUTH_INITIATE] = { "pay/authorization/initiate",
+			      MSG_AUTH_INITIATE_OK },
+	[R_AUTH_CANCEL] = { "pay/authorization/cancel", MSG_AUTH_CANCEL_OK },
+	[R_AUTH_REAUTH] = { "pay/authorization/reauth", MSG_AUTH_REAUTH_OK },
+	[R_AUTH_LIST] = { "pay/authorization/list", MSG_AUTH_LIST_OK },
+	[R_AUTH_BY_CUSTOMER] = { "pay/authorization/getByCustomer",
+				 MSG_AUTH_LIST_OK },
+	[R_BULK] = { "bulkfiles/initiate", MSG_BULK_OK },
 };
 
 const char *route_name(int r)
 {
-	return r >= 0 && r < R_COUNT ? route_names[r] : NULL;
+	return r >= 0 && r < R_COUNT ? routes[r].name : NULL;
+}
+
+enum msg_id route_ok_msg(int r)
+{
+	return r >= 0 && r < R_COUNT ? routes[r].ok : MSG_SERVER_ERROR;
 }
 
 int route_lookup(const char *name)
 {
 	for (int r = 0; r < R_COUNT; r++)
-		if (strcmp(name, route_names[r]) == 0)
+		if (strcmp(name, routes[r].name) == 0)
 			return r;
 	if (strcmp(name, "pay/get/Id") == 0)
 		return R_GET;
+	if (strcmp(name, "pay/get") == 0)
+		return R_BY_CUSTOMER;
 	return R_NONE;
 }
 
@@ -68,7 +91,7 @@ void resp_error(struct resp *out, int status, const char *message,
 	json_object_put(o);
 }
 
-static void resp_success(struct resp *out, enum msg_id m, json_object *data)
+void api_success(struct resp *out, enum msg_id m, json_object *data)
 {
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "status", json_object_new_string("success"));
@@ -78,26 +101,29 @@ static void resp_success(struct resp *out, enum msg_id m, json_object *data)
 	json_object_put(o);
 }
 
-static void resp_data1(struct resp *out, enum msg_id m, const char *k,
-		       json_object *v)
+void api_data1(struct resp *out, enum msg_id m, const char *k,
+	       json_object *v)
 {
 	json_object *d = json_object_new_object();
 	json_object_object_add(d, k, v);
-	resp_success(out, m, d);
+	api_success(out, m, d);
 }
 
-static void bad_field(struct resp *out, const char *field)
+void api_fail(struct resp *out, const char *message)
+{
+	resp_error(out, 400, message, NULL, NULL);
+}
+
+void api_bad_field(struct resp *out, const char *field)
 {
 	char buf[160];
 	snprintf(buf, sizeof buf, msg(MSG_INVALID_FIELD), field);
-	resp_error(out, 400, buf, NULL, NULL);
+	api_fail(out, buf);
 }
 
 /* ---------------------------------------------------------------- fields */
 
-enum { FA_ABSENT, FA_OK, FA_BAD };
-
-static json_object *field(const struct api_req *rq, const char *k)
+json_object *api_field(const struct api_req *rq, const char *k)
 {
 	json_object *v;
 	if (!json_object_object_get_ex(rq->body, k, &v) ||
@@ -106,9 +132,9 @@ static json_object *field(const struct api_req *rq, const char *k)
 	return v;
 }
 
-static int get_str(const struct api_req *rq, const char *k, const char **out)
+int api_str(const struct api_req *rq, const char *k, const char **out)
 {
-	json_object *v = field(rq, k);
+	json_object *v = api_field(rq, k);
 	if (!v)
 		return FA_ABSENT;
 	if (!json_object_is_type(v, json_type_string))
@@ -117,18 +143,18 @@ static int get_str(const struct api_req *rq, const char *k, const char **out)
 	return FA_OK;
 }
 
-static int get_oid(const struct api_req *rq, const char *k, const char **out)
+int api_oid(const struct api_req *rq, const char *k, const char **out)
 {
-	int r = get_str(rq, k, out);
+	int r = api_str(rq, k, out);
 	if (r == FA_OK && !is_oid(*out))
 		return FA_BAD;
 	return r;
 }
 
 /* positive integer; form bodies carry it as a decimal string */
-static int get_pos_int(const struct api_req *rq, const char *k, int64_t *out)
+int api_pos_int(const struct api_req *rq, const char *k, int64_t *out)
 {
-	json_object *v = field(rq, k);
+	json_object *v = api_field(rq, k);
 	if (!v)
 		return FA_ABSENT;
 	if (json_object_is_type(v, json_type_int)) {
@@ -151,18 +177,107 @@ static int get_pos_int(const struct api_req *rq, const char *k, int64_t *out)
 	return FA_BAD;
 }
 
+/* true or false; form bodies carry it as text */
+int api_bool(const struct api_req *rq, const char *k, bool *out)
+{
+	json_object *v = api_field(rq, k);
+	if (!v)
+		return FA_ABSENT;
+	if (json_object_is_type(v, json_type_boolean)) {
+		*out = json_object_get_boolean(v);
+		return FA_OK;
+	}
+	if (rq->form && json_object_is_type(v, json_type_string)) {
+		const char *s = json_object_get_string(v);
+		if (strcmp(s, "true") == 0 || strcmp(s, "false") == 0) {
+			*out = s[0] == 't';
+			return FA_OK;
+		}
+	}
+	return FA_BAD;
+}
+
+/* currency: absent means NGN, the only one accepted */
+int api_currency(const struct api_req *rq)
+{
+	const char *cur;
+	int r = api_str(rq, "currency", &cur);
+	if (r == FA_OK && strcmp(cur, "NGN") != 0)
+		return FA_BAD;
+	return r;
+}
+
+/* ---------------------------------------------------------------- paging */
+
+/* page >= 1 (default 1), limit >= 1 (default 20, more than 100 is 100) */
+bool api_paging(const struct api_req *rq, int64_t *page, int64_t *limit,
+		struct resp *out)
+{
+	*page = 1;
+	*limit = 20;
+	if (api_pos_int(rq, "page", page) == FA_BAD) {
+		api_bad_field(out, "page");
+		return false;
+	}
+	if (api_pos_int(rq, "limit", limit) == FA_BAD) {
+		api_bad_field(out, "limit");
+		return false;
+	}
+	if (*limit > 100)
+		*limit = 100;
+	return true;
+}
+
+/* mongoose-paginate's pagination object (API.md 5.6) */
+static json_object *pagination(int64_t total, int64_t page, int64_t limit)
+{
+	int64_t pages = total ? (total + limit - 1) / limit : 1;
+	json_object *pg = json_object_new_object();
+	json_object_object_add(pg, "totalDocs", json_object_new_int64(total));
+	json_object_object_add(pg, "limit", json_object_new_int64(limit));
+	json_object_object_add(pg, "hasPrevPage",
+			       json_object_new_boolean(page > 1));
+	json_object_object_add(pg, "hasNextPage",
+			       json_object_new_boolean(page < pages));
+	json_object_object_add(pg, "page", json_object_new_int64(page));
+	json_object_object_add(pg, "totalPages", json_object_new_int64(pages));
+	json_object_object_add(pg, "pagingCounter",
+			       json_object_new_int64((page - 1) * limit + 1));
+	json_object_object_add(pg, "prevPage", page > 1 ?
+			       json_object_new_int64(page - 1) : NULL);
+	json_object_object_add(pg, "nextPage", page < pages ?
+			       json_object_new_int64(page + 1) : NULL);
+	return pg;
+}
+
+void api_page(struct resp *out, enum msg_id m, const char *key,
+	      const void *const *items, size_t n, int64_t page, int64_t limit,
+	      json_object *(*shape)(const void *item))
+{
+	int64_t total = (int64_t)n;
+	int64_t skip = (page - 1) * limit;	/* page, limit <= 10^15, 100 */
+	json_object *arr = json_object_new_array();
+	for (int64_t i = total - 1 - skip; i >= 0 && i > total - 1 - skip - limit;
+	     i--)
+		json_object_array_add(arr, shape(items[i]));
+	json_object *d = json_object_new_object();
+	json_object_object_add(d, key, arr);
+	json_object_object_add(d, "pagination", pagination(total, page, limit));
+	api_success(out, m, d);
+}
+
 /* payment_id, then existence and ownership; NULL when answered */
 static struct payment *find_payment(const struct api_req *rq, int owner,
 				    struct resp *out)
 {
 	const char *id;
-	if (get_oid(rq, "payment_id", &id) != FA_OK) {
-		bad_field(out, "payment_id");
+	if (api_oid(rq, "payment_id", &id) != FA_OK) {
+		api_bad_field(out, "payment_id");
 		return NULL;
 	}
 	struct payment *p = payment_find(id);
 	if (!p || p->owner != owner) {
-		resp_error(out, 400, msg(MSG_NOT_FOUND), NULL, NULL);
+		api_fail(out, msg(MSG_NOT_FOUND));
 		return NULL;
 	}
 	return p;
@@ -174,14 +289,14 @@ static void do_verify(const struct api_req *rq, int owner, struct resp *out)
 {
 	struct payment *p = find_payment(rq, owner, out);
 	if (p)
-		resp_data1(out, MSG_VERIFY_OK, "payment_status", shape_verify(p));
+		api_data1(out, MSG_VERIFY_OK, "payment_status", shape_verify(p));
 }
 
 static void do_get(const struct api_req *rq, int owner, struct resp *out)
 {
 	struct payment *p = find_payment(rq, owner, out);
 	if (p)
-		resp_data1(out, MSG_GET_OK, "payment", shape_payment(p, true));
+		api_data1(out, MSG_GET_OK, "payment", shape_payment(p, true));
 }
 
 static void do_cancel(const struct api_req *rq, int owner, struct resp *out)
@@ -197,86 +312,101 @@ static void do_cancel(const struct api_req *rq, int owner, struct resp *out)
 		return;
 	}
 	payment_set_status(p, "cancelled", NULL, now_ms());
-	resp_data1(out, MSG_CANCEL_OK, "payment", shape_payment(p, true));
+	api_data1(out, MSG_CANCEL_OK, "payment", shape_payment(p, true));
+}
+
+static json_object *shape_listed(const void *p)
+{
+	return shape_payment(p, true);
 }
 
 static void do_list(const struct api_req *rq, int owner, struct resp *out)
 {
-	int64_t page = 1, limit = 20;
-	int r = get_pos_int(rq, "page", &page);
-	if (r == FA_BAD) {
-		bad_field(out, "page");
+	int64_t page, limit;
+	if (!api_paging(rq, &page, &limit, out))
 		return;
-	}
-	r = get_pos_int(rq, "limit", &limit);
-	if (r == FA_BAD) {
-		bad_field(out, "limit");
-		return;
-	}
-	if (limit > 100)
-		limit = 100;
-
 	struct owner *o = &g_model.owners[owner];
-	int64_t total = (int64_t)o->npays;
-	int64_t pages = total ? (total + limit - 1) / limit : 1;
-	int64_t skip = (page - 1) * limit;	/* page, limit <= 10^15, 100 */
+	api_page(out, MSG_LIST_OK, "payments", (const void *const *)o->pays,
+		 o->npays, page, limit, shape_listed);
+}
 
-	json_object *arr = json_object_new_array();
-	for (int64_t i = total - 1 - skip; i >= 0 && i > total - 1 - skip - limit;
-	     i--)
-		json_object_array_add(arr, shape_payment(o->pays[i], true));
+/* pay/get/ (and pay/get): one customer's payments, paged like pay/list */
+static void do_by_customer(const struct api_req *rq, int owner,
+			   struct resp *out)
+{
+	const char *cust;
+	int64_t page, limit;
+	if (api_oid(rq, "customer_id", &cust) != FA_OK) {
+		api_bad_field(out, "customer_id");
+		return;
+	}
+	if (!api_paging(rq, &page, &limit, out))
+		return;
+	struct owner *o = &g_model.owners[owner];
+	const void **mine = xcalloc(o->npays, sizeof *mine);
+	size_t n = 0;
+	for (size_t i = 0; i < o->npays; i++)
+		if (strcmp(o->pays[i]->customer, cust) == 0)
+			mine[n++] = o->pays[i];
+	api_page(out, MSG_LIST_OK, "payments", mine, n, page, limit,
+		 shape_listed);
+	free(mine);
+}
 
-	json_object *pg = json_object_new_object();
-	json_object_object_add(pg, "totalDocs", json_object_new_int64(total));
-	json_object_object_add(pg, "limit", json_object_new_int64(limit));
-	json_object_object_add(pg, "hasPrevPage",
-			       json_object_new_boolean(page > 1));
-	json_object_object_add(pg, "hasNextPage",
-			       json_object_new_boolean(page < pages));
-	json_object_object_add(pg, "page", json_object_new_int64(page));
-	json_object_object_add(pg, "totalPages", json_object_new_int64(pages));
-	json_object_object_add(pg, "pagingCounter",
-			       json_object_new_int64(skip + 1));
-	json_object_object_add(pg, "prevPage", page > 1 ?
-			       json_object_new_int64(page - 1) : NULL);
-	json_object_object_add(pg, "nextPage", page < pages ?
-			       json_object_new_int64(page + 1) : NULL);
+/* schedule (required when recurring); false with err filled when bad */
+bool api_schedule(const struct api_req *rq, bool recurring,
+		  const char *dflt_interval, struct schedule *sched,
+		  char *err, size_t errlen)
+{
+	json_object *v = api_field(rq, "schedule");
+	memset(sched, 0, sizeof *sched);
+	if (!v && !recurring)
+		return true;
+	return schedule_parse(v, "schedule", dflt_interval, sched, err,
+			      errlen) == 0;
+}
 
-	json_object *d = json_object_new_object();
-	json_object_object_add(d, "payments", arr);
-	json_object_object_add(d, "pagination", pg);
-	resp_success(out, MSG_LIST_OK, d);
+/* type: one-time (default) or recurring; false with err filled when bad */
+bool api_type(const struct api_req *rq, char type[12], char *err,
+	      size_t errlen)
+{
+	const char *t = "one-time";
+	int tr = api_str(rq, "type", &t);
+	if (tr == FA_BAD || (tr == FA_OK && strcmp(t, "one-time") != 0 &&
+			     strcmp(t, "recurring") != 0)) {
+		snprintf(err, errlen, msg(MSG_INVALID_FIELD), "type");
+		return false;
+	}
+	snprintf(type, 12, "%s", t);
+	return true;
 }
 
 static void do_initiate(const struct api_req *rq, int owner, struct resp *out)
 {
-	const char *debit, *credit = NULL, *cur, *type;
+	const char *debit, *credit = NULL;
+	char type[12], err[160];
+	struct schedule sched;
 	int64_t amount;
-	if (get_oid(rq, "account_to_debit", &debit) != FA_OK) {
-		bad_field(out, "account_to_debit");
+	if (api_oid(rq, "account_to_debit", &debit) != FA_OK) {
+		api_bad_field(out, "account_to_debit");
 		return;
 	}
-	if (get_pos_int(rq, "amount", &amount) != FA_OK) {
-		bad_field(out, "amount");
+	if (api_pos_int(rq, "amount", &amount) != FA_OK) {
+		api_bad_field(out, "amount");
 		return;
 	}
-	if (get_str(rq, "currency", &cur) != FA_OK || strcmp(cur, "NGN") != 0) {
-		bad_field(out, "currency");
+	if (api_currency(rq) == FA_BAD) {
+		api_bad_field(out, "currency");
 		return;
 	}
-	if (get_oid(rq, "account_to_credit", &credit) == FA_BAD) {
-		bad_field(out, "account_to_credit");
+	if (api_oid(rq, "account_to_credit", &credit) == FA_BAD) {
+		api_bad_field(out, "account_to_credit");
 		return;
 	}
-	int tr = get_str(rq, "type", &type);
-	if (tr == FA_BAD || (tr == FA_OK && strcmp(type, "one-time") != 0 &&
-			     strcmp(type, "recurring") != 0)) {
-		bad_field(out, "type");
-		return;
-	}
-	json_object *sched = field(rq, "schedule");
-	if (sched && !json_object_is_type(sched, json_type_object)) {
-		bad_field(out, "schedule");
+	if (!api_type(rq, type, err, sizeof err) ||
+	    !api_schedule(rq, strcmp(type, "recurring") == 0, NULL, &sched,
+			  err, sizeof err)) {
+		api_fail(out, err);
 		return;
 	}
 
@@ -292,8 +422,8 @@ static void do_initiate(const struct api_req *rq, int owner, struct resp *out)
 	char seed[64];
 	snprintf(seed, sizeof seed, "customer:%s", debit);
 	derived_oid(seed, p->customer);
-	if (sched)
-		p->schedule = json_dump(sched);
+	memcpy(p->type, type, sizeof p->type);
+	p->sched = sched;
 
 	json_object *d = json_object_new_object();
 	json_object_object_add(d, "payment", shape_payment(p, false));
@@ -303,7 +433,7 @@ static void do_initiate(const struct api_req *rq, int owner, struct resp *out)
 	json_object_object_add(d, "callback_url", json_object_new_string(cb));
 	free(cb);
 	json_object_object_add(d, "customer", shape_customer(p));
-	resp_success(out, MSG_INITIATE_OK, d);
+	api_success(out, MSG_INITIATE_OK, d);
 }
 
 static bool refundable(const struct payment *p)
@@ -320,26 +450,26 @@ static void do_refund(const struct api_req *rq, int owner, struct resp *out)
 {
 	const char *pid, *reason = NULL, *account = NULL;
 	int64_t amount = 0;
-	if (get_oid(rq, "payment_id", &pid) != FA_OK) {
-		bad_field(out, "payment_id");
+	if (api_oid(rq, "payment_id", &pid) != FA_OK) {
+		api_bad_field(out, "payment_id");
 		return;
 	}
-	int ar = get_pos_int(rq, "amount", &amount);
+	int ar = api_pos_int(rq, "amount", &amount);
 	if (ar == FA_BAD) {
-		bad_field(out, "amount");
+		api_bad_field(out, "amount");
 		return;
 	}
-	if (get_str(rq, "reason", &reason) == FA_BAD) {
-		bad_field(out, "reason");
+	if (api_str(rq, "reason", &reason) == FA_BAD) {
+		api_bad_field(out, "reason");
 		return;
 	}
-	if (get_oid(rq, "account", &account) == FA_BAD) {
-		bad_field(out, "account");
+	if (api_oid(rq, "account", &account) == FA_BAD) {
+		api_bad_field(out, "account");
 		return;
 	}
 	struct payment *p = payment_find(pid);
 	if (!p || p->owner != owner) {
-		resp_error(out, 400, msg(MSG_NOT_FOUND), NULL, NULL);
+		api_fail(out, msg(MSG_NOT_FOUND));
 		return;
 	}
 
@@ -422,86 +552,7 @@ static void do_refund(const struct api_req *rq, int owner, struct resp *out)
 	json_object *d = json_object_new_object();
 	json_object_object_add(d, "refund", shape_refund(r));
 	json_object_object_add(d, "refund_payment", rpo);
-	resp_success(out, MSG_REFUND_OK, d);
-}
-
-static bool is_nuban(const char *s)
-{
-	size_t i;
-	for (i = 0; s[i]; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-	return i == 10;
-}
-
-static void do_payout(const struct api_req *rq, int owner, struct resp *out)
-{
-	const char *credit = NULL, *nuban = NULL, *bank = NULL, *cur;
-	int64_t amount;
-	if (get_pos_int(rq, "amount", &amount) != FA_OK) {
-		bad_field(out, "amount");
-		return;
-	}
-	int cr = get_oid(rq, "account_to_credit", &credit);
-	if (cr == FA_BAD) {
-		bad_field(out, "account_to_credit");
-		return;
-	}
-	if (cr == FA_ABSENT) {
-		if (get_str(rq, "nuban", &nuban) != FA_OK || !is_nuban(nuban)) {
-			bad_field(out, field(rq, "nuban") ? "nuban" :
-						 "account_to_credit");
-			return;
-		}
-		if (get_oid(rq, "bank", &bank) != FA_OK) {
-			bad_field(out, "bank");
-			return;
-		}
-	}
-	int cu = get_str(rq, "currency", &cur);
-	if (cu == FA_BAD || (cu == FA_OK && strcmp(cur, "NGN") != 0)) {
-		bad_field(out, "currency");
-		return;
-	}
-
-	struct owner *o = &g_model.owners[owner];
-	if (o->wallet < amount) {
-		resp_error(out, 400, msg(MSG_PAYOUT_WALLET_SHORT),
-				  "wallet", shape_wallet(o, rq->env));
-		return;
-	}
-
-	struct payout *po = xcalloc(1, sizeof *po);
-	int64_t now = now_ms();
-	new_oid(now, po->id);
-	char ref[16];
-	new_ref(ref);
-	snprintf(po->ref, sizeof po->ref, "%s", ref);
-	po->owner = owner;
-	po->env = rq->env;
-	po->amount = amount;
-	po->created_at = now;
-	if (credit) {
-		memcpy(po->account_to_credit, credit, OID_LEN + 1);
-		snprintf(po->nuban, sizeof po->nuban, "%010llu",
-			 (unsigned long long)(hash64(credit, OID_LEN) %
-					      10000000000ULL));
-		strcpy(po->bank, "5d6fe57a4099cc4b210bbeb3");
-	} else {
-		char seed[64];
-		snprintf(seed, sizeof seed, "account:%s:%s", nuban, bank);
-		derived_oid(seed, po->account_to_credit);
-		snprintf(po->nuban, sizeof po->nuban, "%s", nuban);
-		memcpy(po->bank, bank, OID_LEN + 1);
-	}
-	if (g_model.payouts_tail)
-		g_model.payouts_tail->next = po;
-	else
-		g_model.payouts = po;
-	g_model.payouts_tail = po;
-	o->wallet -= amount;
-	o->wallet_updated = now;
-	resp_data1(out, MSG_PAYOUT_OK, "payout", shape_payout(po));
+	api_success(out, MSG_REFUND_OK, d);
 }
 
 void okra_execute(const struct api_req *rq, struct resp *out)
@@ -521,6 +572,15 @@ void okra_execute(const struct api_req *rq, struct resp *out)
 	case R_GET: do_get(rq, owner, out); break;
 	case R_LIST: do_list(rq, owner, out); break;
 	case R_PAYOUT: do_payout(rq, owner, out); break;
+	case R_PAYOUT_GET: do_payout_get(rq, owner, out); break;
+	case R_BY_CUSTOMER: do_by_customer(rq, owner, out); break;
+	case R_LINK_CREATE: do_link_create(rq, owner, out); break;
+	case R_AUTH_INITIATE: do_auth_initiate(rq, owner, out); break;
+	case R_AUTH_CANCEL: do_auth_cancel(rq, owner, out); break;
+	case R_AUTH_REAUTH: do_auth_reauth(rq, owner, out); break;
+	case R_AUTH_LIST: do_auth_list(rq, owner, out); break;
+	case R_AUTH_BY_CUSTOMER: do_auth_by_customer(rq, owner, out); break;
+	case R_BULK: do_bulk(rq, owner, out); break;
 	default:
 		resp_error(out, 404, msg(MSG_NO_ROUTE), NULL, NULL);
 	}

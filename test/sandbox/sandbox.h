@@ -27,6 +27,13 @@ enum msg_id {
 	MSG_REFUND_OK,
 	MSG_REFUND_INNER_OK,
 	MSG_PAYOUT_OK,
+	MSG_PAYOUT_GET_OK,
+	MSG_LINK_OK,
+	MSG_AUTH_INITIATE_OK,	/* printf format: %s %lld %lld */
+	MSG_AUTH_CANCEL_OK,
+	MSG_AUTH_REAUTH_OK,
+	MSG_AUTH_LIST_OK,
+	MSG_BULK_OK,
 	MSG_CANCEL_OK,
 	MSG_GET_OK,
 	MSG_LIST_OK,
@@ -37,6 +44,16 @@ enum msg_id {
 	MSG_PAYOUT_WALLET_SHORT,
 	MSG_NOT_CANCELLABLE,
 	MSG_NOT_FOUND,
+	MSG_PAYOUT_NOT_FOUND,
+	MSG_AUTH_NOT_FOUND,
+	MSG_AUTH_CANCELLED,
+	MSG_AUTH_NOT_CANCELLED,
+	MSG_AUTH_BY_CUSTOMER,
+	MSG_DATE_ORDER,		/* printf format: %s %s, the two fields */
+	MSG_BULK_HEADER,
+	MSG_BULK_EMPTY,
+	MSG_BULK_ROW,		/* printf format: %s %zu, the field and row */
+	MSG_BULK_COLUMNS,	/* printf format: %zu %zu, the row and count */
 	MSG_INVALID_FIELD,	/* printf format, one %s: the field */
 	MSG_BAD_PAYLOAD,
 	MSG_TOO_LARGE,
@@ -57,6 +74,13 @@ enum msg_id {
 	MSG_CTL_NO_KEY,
 	MSG_CTL_DUP_ID,
 	MSG_CTL_REFUND_FINAL,
+	MSG_CTL_DUP_OBJECT,
+	MSG_CTL_NO_LINK,
+	MSG_CTL_LINK_AMOUNT,
+	MSG_CTL_NO_AUTH,
+	MSG_CTL_AUTH_CUSTOMER,
+	MSG_CTL_NO_PAYOUT,
+	MSG_CTL_PAYOUT_FINAL,
 	MSG_COUNT
 };
 
@@ -141,6 +165,15 @@ enum env { ENV_PRODUCTION = 0, ENV_SANDBOX = 1 };
 const char *env_name(int env);
 
 struct refund;
+struct link;
+
+/* schedule of a recurring payment or link: {interval, startDate, endDate} */
+struct schedule {
+	bool set;
+	char interval[12];
+	char start[11];		/* YYYY-MM-DD */
+	char end[11];		/* "" = never stops */
+};
 
 struct payment {
 	char id[OID_LEN + 1];
@@ -156,7 +189,10 @@ struct payment {
 	char record[OID_LEN + 1];
 	char ref[16];
 	char bank[OID_LEN + 1];
-	char *schedule;		/* JSON text or NULL */
+	char type[12];		/* one-time, recurring */
+	const char *source;	/* static: api, link, bulk */
+	struct link *link;	/* the link paid through, or NULL */
+	struct schedule sched;
 	int64_t created_at, last_updated;
 	bool credits_wallet, credited;
 	int64_t refunded;		/* sum of refunds that have not failed */
@@ -192,11 +228,63 @@ struct payout {
 	int owner;
 	int env;
 	int64_t amount;
+	char status[16];	/* initiated, success, failed */
 	char account_to_credit[OID_LEN + 1];
 	char nuban[16];
 	char bank[OID_LEN + 1];
-	int64_t created_at;
+	int64_t created_at, last_updated;
 	struct payout *next;
+};
+
+struct link {
+	char id[OID_LEN + 1];
+	int owner;
+	int env;
+	char short_code[16];
+	char *name;
+	char *note;		/* NULL = null */
+	int64_t amount;		/* 0 = null: the payer chooses */
+	char currency[8];
+	char account[OID_LEN + 1];
+	char type[12];
+	struct schedule sched;
+	bool data;
+	long count;		/* payments made through it */
+	int64_t created_at, last_updated;
+	struct link *next;
+};
+
+struct authorization {
+	char id[OID_LEN + 1];
+	int owner;
+	int env;
+	char customer[OID_LEN + 1];
+	char (*accounts)[OID_LEN + 1];
+	size_t naccounts;
+	char link[OID_LEN + 1];
+	char status[16];	/* active, cancelled */
+	char cancelled_by[16];	/* "", merchant, customer */
+	int64_t disconnected_at;	/* 0 = null */
+	bool initiated;		/* pay/authorization/initiate has run */
+	char start[11], end[11];	/* YYYY-MM-DD; end "" = none */
+	char interval[12];	/* "" = none (one-time) */
+	int64_t amount, initial_amount;
+	bool one_time;
+	int64_t created_at, last_updated;
+	struct authorization *next;
+};
+
+struct bulkfile {
+	char id[OID_LEN + 1];
+	int owner;
+	int env;
+	char user[OID_LEN + 1];
+	char *file_name;
+	char status[16];
+	size_t npays;
+	char (*pays)[OID_LEN + 1];
+	int64_t created_at;
+	struct bulkfile *next;
 };
 
 struct owner {
@@ -219,6 +307,9 @@ struct model {
 	struct refund *refunds, *refunds_tail;
 	struct refund *uhead, *utail;	/* initiated refunds by created_at */
 	struct payout *payouts, *payouts_tail;
+	struct link *links, *links_tail;
+	struct authorization *auths, *auths_tail;
+	struct bulkfile *bulkfiles, *bulkfiles_tail;
 };
 
 extern struct model g_model;
@@ -245,6 +336,52 @@ int payment_from_fields(json_object *o, char *err, size_t errlen,
 			struct payment **out);
 void seed_free(void);
 
+/* A payment described by a control request or a seed entry. */
+struct pay_spec {
+	const char *status, *response_status, *customer;
+	char id[OID_LEN + 1];	/* "" = a new one */
+	int64_t amount;		/* 0: not given */
+	int key;		/* --key index ("key"), 0 by default */
+	int env;
+};
+int pay_spec_parse(json_object *o, bool need_amount, struct pay_spec *s,
+		   char *err, size_t errlen);
+struct payment *payment_from_spec(const struct pay_spec *s, int owner);
+/* "key" and "env" of a control body or seed entry (defaults 0, production) */
+int spec_key_env(json_object *o, int *key, int *env, char *err,
+		 size_t errlen);
+/* "id" of a control body or seed entry: *given false when absent */
+int spec_id(json_object *o, char out[OID_LEN + 1], bool *given, char *err,
+	    size_t errlen);
+bool status_word(const char *s);	/* [a-z_]+, shorter than MAX_STATUS */
+/* "Invalid or missing <field>." into err; returns -1 */
+int spec_bad(char *err, size_t errlen, const char *field);
+/* member k as a string (NULL when absent, null or not a string);
+ * *present: there and not null */
+const char *spec_str(json_object *o, const char *k, bool *present);
+void owner_business_account(int owner, char out[OID_LEN + 1]);
+
+/* append to a singly linked list with head and tail pointers */
+#define LIST_APPEND(head, tail, item)          \
+	do {                                   \
+		if (tail)                      \
+			(tail)->next = (item); \
+		else                           \
+			(head) = (item);       \
+		(tail) = (item);               \
+	} while (0)
+
+/* schedule.c: dates and schedules */
+bool date_parse(const char *s, bool slashes_too, char out[11]);
+void date_today(char out[11]);
+int schedule_parse(json_object *o, const char *prefix,
+		   const char *dflt_interval, struct schedule *s, char *err,
+		   size_t errlen);
+bool interval_ok(const char *s, bool future_payments);
+json_object *schedule_json(const struct schedule *s);
+void date_order_error(const char *first, const char *second, char *err,
+		      size_t errlen);
+
 /* shapes.c: JSON bodies in Okra's key order */
 json_object *shape_verify(const struct payment *p);
 json_object *shape_payment(const struct payment *p, bool with_rs);
@@ -256,6 +393,10 @@ json_object *shape_refund_dup(const struct refund *r);
 json_object *shape_payment_err(const struct payment *p, bool v_owner,
 			       int64_t refund_amount, const char *account);
 json_object *shape_payout(const struct payout *po);
+json_object *shape_link(const struct link *l);
+json_object *shape_link_ref(const struct link *l);
+json_object *shape_authorization(const struct authorization *a);
+json_object *shape_bulkfile(const struct bulkfile *b);
 char *callback_url(const char *record);
 json_object *jstr_or_null(const char *s);
 json_object *jtime(int64_t ms);
@@ -271,17 +412,28 @@ enum route {
 	R_GET,
 	R_LIST,
 	R_PAYOUT,
+	R_PAYOUT_GET,
+	R_BY_CUSTOMER,
+	R_LINK_CREATE,
+	R_AUTH_INITIATE,
+	R_AUTH_CANCEL,
+	R_AUTH_REAUTH,
+	R_AUTH_LIST,
+	R_AUTH_BY_CUSTOMER,
+	R_BULK,
 	R_COUNT
 };
 const char *route_name(int r);
 int route_lookup(const char *name);
+enum msg_id route_ok_msg(int r);	/* the route's success message */
 
 struct api_req {
 	int route;
 	int env;
 	int key;
 	json_object *body;	/* NULL: body did not parse */
-	bool form;
+	bool form;		/* values are text (form or multipart body) */
+	bool multipart;		/* multipart/form-data: files are objects */
 };
 
 struct resp {
@@ -296,6 +448,65 @@ void resp_error(struct resp *out, int status, const char *message,
 		const char *data_key, json_object *data);
 void resp_set(struct resp *out, int status, char *body, const char *ctype);
 void resp_free(struct resp *r);
+
+/* okra.c: fields and answers for the endpoint files (all under g_lock) */
+enum { FA_ABSENT, FA_OK, FA_BAD };
+json_object *api_field(const struct api_req *rq, const char *k);	/* null = absent */
+int api_str(const struct api_req *rq, const char *k, const char **out);
+int api_oid(const struct api_req *rq, const char *k, const char **out);
+int api_pos_int(const struct api_req *rq, const char *k, int64_t *out);
+int api_bool(const struct api_req *rq, const char *k, bool *out);
+int api_currency(const struct api_req *rq);	/* NGN or absent */
+/* type and schedule; false with the message in err */
+bool api_type(const struct api_req *rq, char type[12], char *err,
+	      size_t errlen);
+bool api_schedule(const struct api_req *rq, bool recurring,
+		  const char *dflt_interval, struct schedule *sched,
+		  char *err, size_t errlen);
+void api_bad_field(struct resp *out, const char *field);
+void api_fail(struct resp *out, const char *message);	/* 400 */
+void api_success(struct resp *out, enum msg_id m, json_object *data);
+void api_data1(struct resp *out, enum msg_id m, const char *k,
+	       json_object *v);
+bool api_paging(const struct api_req *rq, int64_t *page, int64_t *limit,
+		struct resp *out);	/* false: answered */
+/* data = {key: the page of items (given oldest first, listed newest
+ * first), pagination} */
+void api_page(struct resp *out, enum msg_id m, const char *key,
+	      const void *const *items, size_t n, int64_t page, int64_t limit,
+	      json_object *(*shape)(const void *item));
+
+/* payouts.c */
+void do_payout(const struct api_req *rq, int owner, struct resp *out);
+void do_payout_get(const struct api_req *rq, int owner, struct resp *out);
+struct payout *payout_find(const char *id);
+int payout_set_status(struct payout *po, const char *status, char *err,
+		      size_t errlen);
+int payout_from_fields(json_object *o, char *err, size_t errlen);
+json_object *payout_fee_json(int64_t amount);
+
+/* links.c */
+void do_link_create(const struct api_req *rq, int owner, struct resp *out);
+struct link *link_find(const char *id);
+int link_from_fields(json_object *o, char *err, size_t errlen);
+int link_pay(struct link *l, json_object *o, struct payment **out,
+	     char *err, size_t errlen);
+
+/* authorizations.c */
+void do_auth_initiate(const struct api_req *rq, int owner, struct resp *out);
+void do_auth_cancel(const struct api_req *rq, int owner, struct resp *out);
+void do_auth_reauth(const struct api_req *rq, int owner, struct resp *out);
+void do_auth_list(const struct api_req *rq, int owner, struct resp *out);
+void do_auth_by_customer(const struct api_req *rq, int owner,
+			 struct resp *out);
+struct authorization *auth_find(const char *id);
+int auth_from_fields(json_object *o, struct authorization **out, char *err,
+		     size_t errlen);
+void auth_cancel_by_customer(struct authorization *a, int64_t now);
+void auth_free(struct authorization *a);
+
+/* bulk.c */
+void do_bulk(const struct api_req *rq, int owner, struct resp *out);
 
 /* -------------------------------------------------------------- faults */
 

@@ -47,7 +47,7 @@ json_object *shape_verify(const struct payment *p)
 	ADD(o, "amount", json_object_new_int64(p->amount));
 	ADD(o, "currency", json_object_new_string(p->currency));
 	ADD(o, "customer", jstr_or_null(p->customer));
-	ADD(o, "link", NULL);
+	ADD(o, "link", p->link ? shape_link_ref(p->link) : NULL);
 	ADD(o, "status", json_object_new_string(p->status));
 	ADD(o, "response_status", json_object_new_string(p->response_status));
 	return o;
@@ -59,9 +59,10 @@ static json_object *credit_account(const struct payment *p)
 				      "Okra Wallet");
 }
 
-static json_object *schedule(const struct payment *p)
+/* a payment's link, as the payment object shows it: the link's id */
+static json_object *link_id(const struct payment *p)
 {
-	return p->schedule ? json_tokener_parse(p->schedule) : NULL;
+	return p->link ? json_object_new_string(p->link->id) : NULL;
 }
 
 /* The pay/initiate payment shape; refund payments carry bank, fee and
@@ -86,14 +87,14 @@ json_object *shape_payment(const struct payment *p, bool with_rs)
 	if (rp)
 		ADD(o, "fee", NULL);
 	ADD(o, "last_updated", jtime(p->last_updated));
-	ADD(o, "link", NULL);
+	ADD(o, "link", link_id(p));
 	ADD(o, "meta", NULL);
 	if (rp)
 		ADD(o, "meta_responses", NULL);
 	ADD(o, "owner", json_object_new_string(owner_id(p->owner)));
 	ADD(o, "ref", json_object_new_string(p->ref));
-	ADD(o, "schedule", schedule(p));
-	ADD(o, "source", json_object_new_string("api"));
+	ADD(o, "schedule", schedule_json(&p->sched));
+	ADD(o, "source", json_object_new_string(p->source));
 	ADD(o, "status", json_object_new_string(p->status));
 	if (with_rs)
 		ADD(o, "response_status",
@@ -241,13 +242,13 @@ json_object *shape_payment_err(const struct payment *p, bool v_owner,
 	ADD(o, "env", json_object_new_string(env_name(p->env)));
 	ADD(o, "error", json_object_new_object());
 	ADD(o, "last_updated", jtime(p->last_updated));
-	ADD(o, "link", NULL);
+	ADD(o, "link", link_id(p));
 	ADD(o, "meta", NULL);
 	if (v_owner)
 		ADD(o, "owner", json_object_new_string(owner_id(p->owner)));
 	ADD(o, "ref", json_object_new_string(p->ref));
-	ADD(o, "schedule", schedule(p));
-	ADD(o, "source", json_object_new_string("api"));
+	ADD(o, "schedule", schedule_json(&p->sched));
+	ADD(o, "source", json_object_new_string(p->source));
 	ADD(o, "status", json_object_new_string(p->status));
 	ADD(o, "refund_amount", json_object_new_int64(refund_amount));
 	ADD(o, "account_to_debit", jstr_or_null(account));
@@ -258,11 +259,11 @@ json_object *shape_payment_err(const struct payment *p, bool v_owner,
 json_object *shape_payout(const struct payout *po)
 {
 	json_object *o = json_object_new_object();
-	ADD(o, "status", json_object_new_string("initiated"));
+	ADD(o, "status", json_object_new_string(po->status));
 	ADD(o, "_id", json_object_new_string(po->id));
 	ADD(o, "amount", json_object_new_int64(po->amount));
 	ADD(o, "ref", json_object_new_string(po->ref));
-	ADD(o, "fee", json_object_new_double(10.75));
+	ADD(o, "fee", payout_fee_json(po->amount));
 	ADD(o, "account_to_credit", json_object_new_string(po->account_to_credit));
 	json_object *n = json_object_new_object();
 	ADD(n, "nuban", json_object_new_string(po->nuban));
@@ -271,6 +272,143 @@ json_object *shape_payout(const struct payout *po)
 	ADD(o, "initiated_by", json_object_new_string(owner_id(po->owner)));
 	ADD(o, "env", json_object_new_string(env_name(po->env)));
 	ADD(o, "created_at", jtime(po->created_at));
-	ADD(o, "last_updated", jtime(po->created_at));
+	ADD(o, "last_updated", jtime(po->last_updated));
+	return o;
+}
+
+static json_object *link_url(const char *base, const struct link *l)
+{
+	char buf[96];
+	snprintf(buf, sizeof buf, "%s%s", base, l->short_code);
+	return json_object_new_string(buf);
+}
+
+/* pay/verify's payment_status.link: {_id, url, short_url, surl} (P0) */
+json_object *shape_link_ref(const struct link *l)
+{
+	json_object *o = json_object_new_object();
+	ADD(o, "_id", json_object_new_string(l->id));
+	ADD(o, "url", link_url("https://dev-pay.okra.ng/", l));
+	ADD(o, "short_url", json_object_new_string(l->short_code));
+	ADD(o, "surl", link_url("https://dev.okr.to/", l));
+	return o;
+}
+
+/* pay/link/create's data: the API reference's first keys, then
+ * OkraJava's PaymentCreateLinkResponseData (API.md 5.9) */
+json_object *shape_link(const struct link *l)
+{
+	json_object *o = json_object_new_object();
+	json_object *pb = json_object_new_object();
+	ADD(pb, "bank", NULL);
+	ADD(pb, "type", NULL);
+	ADD(pb, "platform", NULL);
+	ADD(pb, "login", NULL);
+	ADD(o, "preselect_bank", pb);
+	json_object *sc = schedule_json(&l->sched);
+	if (!sc) {
+		sc = json_object_new_object();
+		ADD(sc, "startDate", NULL);
+		ADD(sc, "endDate", NULL);
+	}
+	ADD(o, "schedule", sc);
+	json_object *wa = json_object_new_object();
+	ADD(wa, "enabled", json_object_new_boolean(0));
+	ADD(wa, "users", json_object_new_array());
+	ADD(wa, "message_templates", json_object_new_array());
+	ADD(wa, "qr", json_object_new_array());
+	ADD(o, "whatsapp", wa);
+	ADD(o, "_id", json_object_new_string(l->id));
+	ADD(o, "amount", l->amount ? json_object_new_int64(l->amount) : NULL);
+	ADD(o, "currency", json_object_new_string(l->currency));
+	ADD(o, "type", json_object_new_string(l->type));
+	ADD(o, "debitLater", json_object_new_boolean(0));
+	json_object *c = json_object_new_array();
+	json_object_array_add(c, json_object_new_string("NG"));
+	ADD(o, "countries", c);
+	ADD(o, "unique_views", json_object_new_array());
+	ADD(o, "billable_products", json_object_new_array());
+	ADD(o, "data", json_object_new_boolean(l->data));
+	ADD(o, "archive", json_object_new_boolean(0));
+	ADD(o, "corporate", NULL);
+	ADD(o, "projects", json_object_new_array());
+	ADD(o, "note", l->note ? json_object_new_string(l->note) : NULL);
+	ADD(o, "count", json_object_new_int64(l->count));
+	ADD(o, "created_by", json_object_new_string(owner_id(l->owner)));
+	ADD(o, "url", link_url("https://dev-pay.okra.ng/", l));
+	ADD(o, "surl", link_url("https://dev.okr.to/", l));
+	ADD(o, "short_url", json_object_new_string(l->short_code));
+	json_object *ow = json_object_new_object();
+	ADD(ow, "_id", json_object_new_string(owner_id(l->owner)));
+	ADD(ow, "name", NULL);
+	ADD(o, "owner", ow);
+	ADD(o, "name", json_object_new_string(l->name));
+	ADD(o, "env", json_object_new_string(env_name(l->env)));
+	ADD(o, "account", json_object_new_string(l->account));
+	ADD(o, "created_at", jtime(l->created_at));
+	ADD(o, "last_updated", jtime(l->last_updated));
+	ADD(o, "__v", json_object_new_int(0));
+	return o;
+}
+
+/* a YYYY-MM-DD day as the docs' duration shows it: midnight UTC */
+static json_object *day_time(const char *day)
+{
+	char buf[40];
+	if (!*day)
+		return NULL;
+	snprintf(buf, sizeof buf, "%sT00:00:00.000Z", day);
+	return json_object_new_string(buf);
+}
+
+/* data.authorization: the docs' first keys, then ours (API.md 5.10) */
+json_object *shape_authorization(const struct authorization *a)
+{
+	json_object *o = json_object_new_object();
+	ADD(o, "_id", json_object_new_string(a->id));
+	ADD(o, "customer", json_object_new_string(a->customer));
+	json_object *acc = json_object_new_array();
+	for (size_t i = 0; i < a->naccounts; i++)
+		json_object_array_add(acc, json_object_new_string(a->accounts[i]));
+	ADD(o, "accounts", acc);
+	ADD(o, "disconnect", json_object_new_boolean(a->disconnected_at > 0));
+	ADD(o, "disconnected_at", jtime(a->disconnected_at));
+	json_object *d = json_object_new_object();
+	ADD(d, "startDate", day_time(a->start));
+	ADD(d, "endDate", day_time(a->end));
+	ADD(d, "interval", jstr_or_null(a->interval));
+	ADD(o, "duration", d);
+	ADD(o, "link", json_object_new_string(a->link));
+	ADD(o, "amount", a->initiated ? json_object_new_int64(a->amount) : NULL);
+	ADD(o, "initialAmount", a->initiated ?
+	    json_object_new_int64(a->initial_amount) : NULL);
+	ADD(o, "currency", json_object_new_string("NGN"));
+	ADD(o, "oneTime", json_object_new_boolean(a->one_time));
+	ADD(o, "status", json_object_new_string(a->status));
+	ADD(o, "cancelled_by", jstr_or_null(a->cancelled_by));
+	ADD(o, "owner", json_object_new_string(owner_id(a->owner)));
+	ADD(o, "env", json_object_new_string(env_name(a->env)));
+	ADD(o, "created_at", jtime(a->created_at));
+	ADD(o, "last_updated", jtime(a->last_updated));
+	return o;
+}
+
+/* bulkfiles/initiate: data.bulkfile (ours, from the docs' field list) */
+json_object *shape_bulkfile(const struct bulkfile *b)
+{
+	json_object *o = json_object_new_object();
+	ADD(o, "_id", json_object_new_string(b->id));
+	ADD(o, "file_name", json_object_new_string(b->file_name));
+	ADD(o, "owner", json_object_new_string(owner_id(b->owner)));
+	ADD(o, "product", json_object_new_string("initiate_payment"));
+	ADD(o, "status", json_object_new_string(b->status));
+	ADD(o, "user", json_object_new_string(b->user));
+	ADD(o, "rows", json_object_new_int64((int64_t)b->npays));
+	json_object *p = json_object_new_array();
+	for (size_t i = 0; i < b->npays; i++)
+		json_object_array_add(p, json_object_new_string(b->pays[i]));
+	ADD(o, "payments", p);
+	ADD(o, "env", json_object_new_string(env_name(b->env)));
+	ADD(o, "created_at", jtime(b->created_at));
 	return o;
 }

@@ -72,8 +72,9 @@ start_sandbox() {
 	sb_pid=$!
 	pids+=("$sb_pid")
 	for ((i = 0; i < wait_s * 20; i++)); do
-		# a whole first line (with its newline) has been written
-		if [[ $(wc -l <"$tmp/$name.out") -ge 1 ]]; then
+		# a whole first line (with its newline) has been written (the
+		# background job may not have opened the file yet)
+		if [[ -f $tmp/$name.out && $(wc -l <"$tmp/$name.out") -ge 1 ]]; then
 			line=$(head -n 1 "$tmp/$name.out")
 			break
 		fi

@@ -7,6 +7,7 @@ Everything here talks to a sandbox over real sockets:
 * raw()       a hand-written request on a raw socket, read until EOF, reset or
               timeout; used where http.client would hide what the wire did
               (truncation, resets, hangs, trickling)
+* multipart() a multipart/form-data body (bulk uploads)
 * Sandbox     spawns an extra okra-sandbox process with given flags
 
 Every TCP connection opened to a port is counted in CONNECTS[port], so a test
@@ -161,6 +162,21 @@ class Api:
             hdrs["Content-Type"] = "application/json"
         return request(self.port, method, "/_sandbox/" + path, data, hdrs, conn,
                        self.tls_ctx, timeout)
+
+
+def multipart(fields=(), files=(), boundary="okra-sandbox-test-boundary-7d1e"):
+    """A multipart/form-data body: `fields` are (name, text) pairs, `files`
+    (name, filename, content_type, bytes) tuples. Returns (body, content type)."""
+    out = b""
+    for name, value in fields:
+        out += ("--%s\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n"
+                % (boundary, name)).encode() + value.encode() + b"\r\n"
+    for name, filename, ctype, data in files:
+        out += ("--%s\r\nContent-Disposition: form-data; name=\"%s\"; filename=\"%s\"\r\n"
+                "Content-Type: %s\r\n\r\n" % (boundary, name, filename, ctype)).encode()
+        out += data + b"\r\n"
+    out += ("--%s--\r\n" % boundary).encode()
+    return out, "multipart/form-data; boundary=" + boundary
 
 
 class RawResult:

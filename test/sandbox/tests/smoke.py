@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Drives one okra-sandbox through every route, error path, control call and
-fault kind, with short waits; used by run.sh for the valgrind run.
+"""Drives one okra-sandbox through every route (links, authorizations, payouts,
+bulk files included), error path, control call and fault kind, with short
+waits; used by run.sh for the valgrind run.
 
     smoke.py PORT KEY1 KEY2 [CA-FILE]
 
@@ -71,6 +72,94 @@ for prefix in ("/v2/", "/v2/sandbox/"):
          prefix=prefix)
     call("pay/payout", {"nuban": "1329137339", "bank": "5d6fe57a4099cc4b210bbec0", "amount": 50},
          200, prefix=prefix)
+
+# links, authorizations, payouts, payments by customer, bulk files (every new
+# route, its errors and its control calls)
+L_FIXED, L_OPEN = "651000000000000000000001", "651000000000000000000002"
+A_ACTIVE, A_MERCHANT, A_CUSTOMER = ("652000000000000000000001", "652000000000000000000002",
+                                    "652000000000000000000003")
+PO_INIT = "653000000000000000000001"
+CSV = (b"account_to_debit,account_to_credit,amount,currency,callback_url\r\n"
+       b"64d000000000000000000011,64d000000000000000000021,5000,NGN,https://x/cb\r\n"
+       b"\"64d000000000000000000012\",64d000000000000000000022,700,NGN,\r\n")
+for prefix in ("/v2/", "/v2/sandbox/"):
+    call("pay/initiate", {"account_to_debit": ACC, "amount": 100, "type": "recurring",
+                          "schedule": {"interval": "monthly", "startDate": "2025-01-01"}}, 200,
+         prefix=prefix)
+    r = call("pay/link/create", {"name": "Smoke", "amount": None, "type": "recurring",
+                                 "schedule": {"interval": "weekly"}, "note": "n"}, 200,
+             prefix=prefix)
+    if r is not None:
+        ctl("POST", "links/%s/pay" % r.json["data"]["_id"], {"status": "success", "amount": 150})
+    call("pay/get/", {"customer_id": "64c000000000000000000001", "page": 1, "limit": 5}, 200,
+         prefix=prefix)
+    call("pay/get", {"customer_id": "64c000000000000000000001"}, 200, prefix=prefix)
+    call("pay/authorization/list", {"page": 1, "limit": 2}, 200, prefix=prefix)
+    call("pay/authorization/getByCustomer", {"customer": "64c0000000000000000000a1"}, 200,
+         prefix=prefix)
+    call("pay/payout/get", {"payout_id": PO_INIT}, 200, prefix=prefix)
+    body, ctype = sb.multipart([("product", "initiate_payment")],
+                               [("file", "smoke.csv", "text/csv", CSV)])
+    call("bulkfiles/initiate", None, 200, raw_body=body, content_type=ctype, prefix=prefix)
+call("pay/link/create", {"name": "Smoke", "amount": 50}, 400)
+call("pay/link/create", {"name": "Form", "amount": "5000"}, 400)
+call("pay/link/create", None, 200, raw_body=b"name=Form&amount=5000&countries=NG&data=true",
+     content_type="application/x-www-form-urlencoded")
+call("pay/initiate", {"account_to_debit": ACC, "amount": 1, "type": "recurring"}, 400)
+call("pay/initiate", {"account_to_debit": ACC, "amount": 1, "type": "recurring",
+                      "schedule": {"interval": "monthly", "startDate": "2025-02-01",
+                                   "endDate": "2025-01-01"}}, 400)
+ctl("POST", "links/%s/pay" % L_FIXED, {"status": "pending"})
+ctl("POST", "links/%s/pay" % L_FIXED, {"status": "pending", "amount": 1}, want=400)
+ctl("POST", "links/%s/pay" % L_OPEN, {"status": "pending"}, want=400)
+ctl("POST", "links/64a0000000000000000000ff/pay", {"status": "pending"}, want=404)
+ctl("GET", "links")
+r = ctl("POST", "authorizations", {"customer": "64c0000000000000000000c1",
+                                   "accounts": ["64d0000000000000000000c1"], "link": L_FIXED})
+ctl("POST", "authorizations", {"customer": "x"}, want=400)
+auth = {"authorization": A_ACTIVE, "amount": 10000, "initialAmount": 7000, "currency": "NGN",
+        "startDate": "2021/05/21", "endDate": "2021/06/27", "interval": "monthly",
+        "oneTime": False}
+call("pay/authorization/initiate", auth, 200)
+call("pay/authorization/initiate", dict(auth, startDate="2021/13/01"), 400)
+call("pay/authorization/initiate", dict(auth, authorization=A_MERCHANT), 400)
+ids = {"authorization": A_ACTIVE, "customer": "64c0000000000000000000a1", "link": L_FIXED}
+call("pay/authorization/cancel", ids, 200)
+call("pay/authorization/cancel", ids, 400)
+call("pay/authorization/reauth", dict(ids, account="64d0000000000000000000a1"), 200)
+call("pay/authorization/reauth", dict(ids, account="64d0000000000000000000a1"), 400)
+call("pay/authorization/cancel", dict(ids, customer="64c0000000000000000000a9"), 400)
+ctl("POST", "authorizations/%s/cancel-by-customer" % A_ACTIVE)
+ctl("POST", "authorizations/%s/cancel-by-customer" % A_ACTIVE, want=400)
+call("pay/authorization/reauth", dict(ids, account="64d0000000000000000000a1"), 400)
+call("pay/authorization/getByCustomer", {}, 400)
+ctl("GET", "authorizations")
+r = call("pay/payout", {"account_to_credit": ACC, "amount": 600000}, 200)
+if r is not None:
+    ctl("POST", "payouts/" + r.json["data"]["payout"]["_id"], {"status": "failed"})
+    ctl("POST", "payouts/" + r.json["data"]["payout"]["_id"], {"status": "success"}, want=400)
+ctl("POST", "payouts/" + PO_INIT, {"status": "success"})
+ctl("POST", "payouts/" + PO_INIT, {"status": "bogus"}, want=400)
+call("pay/payout/get", {"payout_id": "64a0000000000000000000ff"}, 400)
+ctl("GET", "payouts")
+call("pay/get/", {}, 400)
+for csv in (CSV + b"64d000000000000000000011,x,1,NGN,\r\n", b"a,b\n", b"\"open",
+            CSV.split(b"\r\n")[0]):
+    body, ctype = sb.multipart([("product", "initiate_payment")],
+                               [("file", "bad.csv", "text/csv", csv)])
+    call("bulkfiles/initiate", None, 400, raw_body=body, content_type=ctype)
+call("bulkfiles/initiate", None, 400, raw_body=b"--x\r\ngarbage", content_type="multipart/form-data")
+call("bulkfiles/initiate", {"product": "initiate_payment"}, 400)
+body, ctype = sb.multipart([("product", "initiate_payment")], [("file", "i.csv", "text/csv", CSV)])
+call("bulkfiles/initiate", None, 200, raw_body=body, content_type=ctype, idem="smoke-bulk")
+call("bulkfiles/initiate", None, 200, raw_body=body, content_type=ctype, idem="smoke-bulk")
+fault(kind="after_status", route="bulkfiles/initiate")
+call("bulkfiles/initiate", None, 500, raw_body=body, content_type=ctype)
+fault(kind="size", bytes=3000, route="pay/authorization/initiate")
+call("pay/authorization/initiate", auth, 200)
+ctl("GET", "bulkfiles")
+ctl("GET", "state")
+ctl("POST", "reset")
 
 # refunds: success, partial, every error, wallet with and without account
 r = call("pay/refund", {"payment_id": P[1], "amount": 4000, "reason": "smoke"}, 200)

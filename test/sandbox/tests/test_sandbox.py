@@ -79,7 +79,33 @@ MSG = {
     "idem_body": "Idempotency-Key has already been used with a different request body.",
     "idem_flight": "A request with this Idempotency-Key is still in progress.",
     "timeout503": "Our data source has returned a timeout response. Please retry the request. ",
+    "payout_get": "Payout successfully retrieved.",
+    "payout_not_found": "Payout not found.",
+    "link": "Payment link successfully created!",
+    "auth_cancel": "Payment authorization successfully cancelled.",
+    "auth_reauth": "Payment authorization successfully reauthorized.",
+    "auth_list": "Payment authorizations successfully retrieved.",
+    "auth_not_found": "Authorization not found.",
+    "auth_cancelled": "This authorization has been cancelled.",
+    "auth_not_cancelled": "Only a cancelled authorization can be reauthorized.",
+    "auth_by_customer": ("This authorization was cancelled by the customer and cannot be "
+                         "reauthorized."),
+    "bulk": "Bulk payment file successfully uploaded.",
+    "bulk_header": ("Invalid or missing file header: the columns must be account_to_debit, "
+                    "account_to_credit, amount, currency, callback_url."),
+    "bulk_empty": "The file has no payment rows.",
 }
+
+
+def auth_message(start, initial, amount):
+    """pay/authorization/initiate's message: Okra's, with our values (API.md 5.10)."""
+    return ("Payment authorization was successfully updated and will begin %s with an initial "
+            "payment of NGN %d and continue with payments of NGN %d on an ongoing basis until "
+            "cancelled" % (start, initial, amount))
+
+
+def order_error(first, second):
+    return "%s must not be after %s." % (first, second)
 
 
 def invalid(field):
@@ -99,7 +125,10 @@ REF_RE = re.compile(r"^[A-Za-z0-9_-]{15}$")
 ISO_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 ROUTES = ["pay/verify", "pay/cancel", "pay/refund", "pay/initiate", "pay/get/id",
-          "pay/get/Id", "pay/list", "pay/payout"]
+          "pay/get/Id", "pay/list", "pay/payout", "pay/payout/get", "pay/get/", "pay/get",
+          "pay/link/create", "pay/authorization/initiate", "pay/authorization/cancel",
+          "pay/authorization/reauth", "pay/authorization/list",
+          "pay/authorization/getByCustomer", "bulkfiles/initiate"]
 
 VERIFY_KEYS = ["_id", "amount", "currency", "customer", "link", "status", "response_status"]
 REFUND_KEYS = ["history", "_id", "env", "owner", "payment", "receiever", "__v", "amount",
@@ -138,6 +167,30 @@ ERR_C_PAYMENT_KEYS = ["_id", "record", "amount", "created_at", "credit_account",
                       "link", "meta", "ref", "schedule", "source", "status"]
 ERR_D_WALLET_KEYS = ["_id", "amount", "currency", "env", "last_updated"]
 COUNTER_KEYS = ["connections", "requests", "refunds", "idempotent_replays", "faults_fired"]
+LINK_KEYS = ["preselect_bank", "schedule", "whatsapp", "_id", "amount", "currency", "type",
+             "debitLater", "countries", "unique_views", "billable_products", "data", "archive",
+             "corporate", "projects", "note", "count", "created_by", "url", "surl", "short_url",
+             "owner", "name", "env", "account", "created_at", "last_updated", "__v"]
+LINK_REF_KEYS = ["_id", "url", "short_url", "surl"]
+AUTH_KEYS = ["_id", "customer", "accounts", "disconnect", "disconnected_at", "duration", "link",
+             "amount", "initialAmount", "currency", "oneTime", "status", "cancelled_by", "owner",
+             "env", "created_at", "last_updated"]
+BULKFILE_KEYS = ["_id", "file_name", "owner", "product", "status", "user", "rows", "payments",
+                 "env", "created_at"]
+
+# seed-test.json's links, authorizations and payouts (SEEDS.md)
+L_FIXED, L_OPEN = "651000000000000000000001", "651000000000000000000002"
+A_ACTIVE, A_MERCHANT, A_CUSTOMER = ("652000000000000000000001", "652000000000000000000002",
+                                    "652000000000000000000003")
+PO_INIT, PO_DONE = "653000000000000000000001", "653000000000000000000002"
+SEED_LINKS = {x["id"]: x for x in SEED_DATA.get("links", [])}
+SEED_AUTHS = {x["id"]: x for x in SEED_DATA.get("authorizations", [])}
+SEED_PAYOUTS = {x["id"]: x for x in SEED_DATA.get("payouts", [])}
+CSV_HEADER = b"account_to_debit,account_to_credit,amount,currency,callback_url\r\n"
+
+
+def today_utc():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
 
 
 def tls_context():
@@ -315,6 +368,33 @@ class Base(unittest.TestCase):
     def assertRecentIso(self, s, slack=300):
         self.assertRegex(s, ISO_RE)
         self.assertLess(abs(iso_time(s) - time.time()), slack, s)
+
+    def ctl_error(self, method, path, body, status, message=None):
+        """A control request that must fail with this status (and message)."""
+        r = self.api.control(method, path, body)
+        self.assertEqual(r.status, status, "%s /_sandbox/%s %r -> %r" % (method, path, body, r))
+        self.assertEqual(list(r.json.keys()), ["error"], r)
+        if message is not None:
+            self.assertEqual(r.json["error"], message)
+        return r.json["error"]
+
+    def bulk_call(self, csv=None, product="initiate_payment", filename="bulk.csv", **kw):
+        """bulkfiles/initiate with a multipart body (no file when csv is None)."""
+        fields = [("product", product)] if product is not None else []
+        files = [("file", filename, "text/csv", csv)] if csv is not None else []
+        body, ctype = sb.multipart(fields, files)
+        return self.call("bulkfiles/initiate", None, raw_body=body, content_type=ctype, **kw)
+
+    def new_auth(self, customer="64c0000000000000000000c1", accounts=("64d0000000000000000000c1",),
+                 **extra):
+        body = {"customer": customer, "accounts": list(accounts)}
+        body.update(extra)
+        j = self.ctl("POST", "authorizations", body)
+        self.assertEqual(list(j.keys()), ["authorization"], j)
+        return j["authorization"]
+
+    def total_payments(self, key=sb.DEFAULT):
+        return self.ok("pay/list", {"limit": 1}, key=key)["pagination"]["totalDocs"]
 
     def faults_list(self):
         j = self.ctl("GET", "faults")
@@ -1021,8 +1101,8 @@ class T06Initiate(Base):
             ("amount", dict(good, amount=-100)),
             ("amount", dict(good, amount="100")),
             ("amount", dict(good, amount=10.5)),
-            ("currency", {"account_to_debit": ACCOUNT, "amount": 100}),
             ("currency", dict(good, currency="USD")),
+            ("currency", dict(good, currency="ngn")),
             ("currency", dict(good, currency=566)),
         ]
         for field, body in cases:
@@ -1250,8 +1330,12 @@ class T10Auth(Base):
 
 class T11Routes404(Base):
     def test_unknown_routes(self):
-        for path in ("/v2/pay/nothing", "/v2/pay/link/create", "/v2/pay/authorization/initiate",
-                     "/v1/pay/verify", "/v2/pay/get", "/v2/pay/verify/extra", "/pay/verify",
+        # API.md 5.12: Okra's other endpoints are not served, garnishments have none
+        for path in ("/v2/pay/nothing", "/v2/pay/authorization/getByOptions",
+                     "/v2/pay/verifyByOptions", "/v2/authorization/initiate",
+                     "/v2/pay/link/list", "/v2/pay/garnishment", "/v2/garnishments/initiate",
+                     "/v2/bulkfiles/list", "/v2/pay/payout/list", "/v2/pay/get/customer",
+                     "/v1/pay/verify", "/v2/pay/verify/extra", "/pay/verify",
                      "/v2/sandbox/sandbox/pay/verify", "/sandbox/v2/pay/verify", "/",
                      "/v2/", "/v2/PAY/VERIFY", "/v2/pay/GET/ID", "/v2/wallet/balance"):
             with self.subTest(path=path):
@@ -2372,6 +2456,1162 @@ class T19Ctl(Base):
         self.assertEqual(r.returncode, 3, r)
         r = self.run_ctl(str(PORT), "GET")
         self.assertEqual(r.returncode, 2, r)
+
+
+# =====================================================================
+# pay/initiate: recurring payments (API.md 5.4, 8.11)
+# =====================================================================
+class T20Recurring(Base):
+    def initiate(self, **extra):
+        body = {"account_to_debit": ACCOUNT, "amount": 10000, "currency": "NGN"}
+        body.update(extra)
+        return body
+
+    def test_recurring_schedule_echoed_and_kept(self):
+        sched = {"interval": "monthly", "startDate": "2025-01-15", "endDate": "2025-12-15"}
+        d = self.ok("pay/initiate", self.initiate(type="recurring", schedule=sched),
+                    MSG["initiate"])
+        p = d["payment"]
+        self.assertEqual(p["schedule"], sched)
+        self.assertEqual(list(p["schedule"].keys()), ["interval", "startDate", "endDate"])
+        self.assertKeysInOrder(p, INITIATE_PAYMENT_KEYS, exact=True)
+        self.assertEqual(p["status"], "initialize")
+        g = self.ok("pay/get/id", {"payment_id": p["id"]})["payment"]
+        self.assertEqual(g["schedule"], sched)
+        self.assertEqual(self.ok("pay/list", {"limit": 1})["payments"][0]["schedule"], sched)
+        mine = find_by_id(self.ctl("GET", "state"), p["id"], "type")
+        self.assertEqual(mine["type"], "recurring")
+
+    def test_every_interval(self):
+        for iv in ("daily", "weekly", "monthly", "quarterly", "yearly"):
+            with self.subTest(interval=iv):
+                d = self.ok("pay/initiate", self.initiate(
+                    type="recurring", schedule={"interval": iv, "startDate": "2030-01-01"}))
+                self.assertEqual(d["payment"]["schedule"]["interval"], iv)
+
+    def test_blank_dates(self):
+        # the docs: a blank startDate "will default to today", a blank endDate "will not stop"
+        for blank in ({}, {"startDate": "", "endDate": ""}, {"startDate": None, "endDate": None}):
+            with self.subTest(blank=blank):
+                before = today_utc()
+                sched = dict({"interval": "weekly"}, **blank)
+                d = self.ok("pay/initiate", self.initiate(type="recurring", schedule=sched))
+                got = d["payment"]["schedule"]
+                self.assertIn(got["startDate"], {before, today_utc()})
+                self.assertIsNone(got["endDate"])
+
+    def test_start_equal_to_end(self):
+        sched = {"interval": "daily", "startDate": "2028-02-29", "endDate": "2028-02-29"}
+        self.assertEqual(self.ok("pay/initiate", self.initiate(
+            type="recurring", schedule=sched))["payment"]["schedule"], sched)
+
+    def test_recurring_needs_schedule(self):
+        for body in (self.initiate(type="recurring"),
+                     self.initiate(type="recurring", schedule=None),
+                     self.initiate(type="recurring", schedule="monthly"),
+                     self.initiate(type="recurring", schedule=["monthly"])):
+            with self.subTest(body=body):
+                self.err("pay/initiate", body, 400, invalid("schedule"))
+        self.assertEqual(self.total_payments(), len(SEED_PAYMENTS))
+
+    def test_schedule_fields_rejected(self):
+        cases = [
+            ({"startDate": "2025-01-01"}, "schedule.interval"),
+            ({"interval": "hourly"}, "schedule.interval"),
+            ({"interval": "Monthly"}, "schedule.interval"),
+            ({"interval": 30}, "schedule.interval"),
+            ({"interval": "monthly", "startDate": "2025-13-01"}, "schedule.startDate"),
+            ({"interval": "monthly", "startDate": "2025-02-29"}, "schedule.startDate"),
+            ({"interval": "monthly", "startDate": "2025/01/01"}, "schedule.startDate"),
+            ({"interval": "monthly", "startDate": "20250101"}, "schedule.startDate"),
+            ({"interval": "monthly", "startDate": "2025-1-01"}, "schedule.startDate"),
+            ({"interval": "monthly", "startDate": 20250101}, "schedule.startDate"),
+            ({"interval": "monthly", "endDate": "2025-04-31"}, "schedule.endDate"),
+            ({"interval": "monthly", "endDate": "tomorrow"}, "schedule.endDate"),
+        ]
+        for sched, field in cases:
+            with self.subTest(schedule=sched):
+                self.err("pay/initiate", self.initiate(type="recurring", schedule=sched), 400,
+                         invalid(field))
+        self.err("pay/initiate", self.initiate(type="recurring", schedule={
+            "interval": "monthly", "startDate": "2025-03-02", "endDate": "2025-03-01"}), 400,
+            order_error("schedule.startDate", "schedule.endDate"))
+        self.assertEqual(self.total_payments(), len(SEED_PAYMENTS))
+
+    def test_type_rejected(self):
+        for t in ("Recurring", "ongoing", "", 1, True):
+            with self.subTest(type=t):
+                self.err("pay/initiate", self.initiate(type=t), 400, invalid("type"))
+
+    def test_one_time_stays_as_before(self):
+        d = self.ok("pay/initiate", self.initiate(type="one-time"))
+        self.assertIsNone(d["payment"]["schedule"])
+        self.assertEqual(find_by_id(self.ctl("GET", "state"), d["payment"]["id"], "type")["type"],
+                         "one-time")
+        # a schedule on a one-time payment is checked and kept as given (API.md 8.11)
+        sched = {"interval": "yearly", "startDate": "2026-06-01", "endDate": None}
+        d = self.ok("pay/initiate", self.initiate(schedule=sched))
+        self.assertEqual(d["payment"]["schedule"], sched)
+        self.err("pay/initiate", self.initiate(schedule={"interval": "x"}), 400,
+                 invalid("schedule.interval"))
+
+    def test_currency_defaults_to_ngn(self):
+        # Okra docs, "Recurring payments": the currency "is set by default to NGN ... but is optional"
+        d = self.ok("pay/initiate", {"account_to_debit": ACCOUNT, "amount": 4100})
+        self.assertEqual(d["payment"]["currency"], "NGN")
+        d = self.ok("pay/initiate", {"account_to_debit": ACCOUNT, "amount": 4100, "currency": None})
+        self.assertEqual(d["payment"]["currency"], "NGN")
+
+    def test_other_rejections_unchanged(self):
+        good = self.initiate(type="recurring", schedule={"interval": "monthly"})
+        for body, field in ((dict(good, account_to_debit=None), "account_to_debit"),
+                            (dict(good, account_to_debit="64D000000000000000000001"),
+                             "account_to_debit"),
+                            (dict(good, amount=0), "amount"), (dict(good, amount=-1), "amount"),
+                            (dict(good, currency="USD"), "currency")):
+            with self.subTest(body=body):
+                self.err("pay/initiate", body, 400, invalid(field))
+
+    def test_form_body_recurring_needs_json(self):
+        # a form body cannot carry the schedule object
+        r = self.call("pay/initiate", None, content_type="application/x-www-form-urlencoded",
+                      raw_body=("account_to_debit=%s&amount=100&type=recurring&schedule=monthly"
+                                % ACCOUNT).encode())
+        self.check_err(r, 400, invalid("schedule"))
+
+
+# =====================================================================
+# Payment links (API.md 5.9)
+# =====================================================================
+class T21Links(Base):
+    def create(self, body, **kw):
+        return self.ok("pay/link/create", body, MSG["link"], **kw)
+
+    def links(self):
+        return self.ctl("GET", "links")["links"]
+
+    def test_create_shape(self):
+        before = len(self.links())
+        d = self.create({"name": "Groceries", "amount": 50000, "currency": "NGN",
+                         "note": "For groceries.", "countries": "NG", "account": ACCOUNT})
+        self.assertKeysInOrder(d, LINK_KEYS, exact=True)
+        self.assertRecentId(d["_id"])
+        self.assertEqual(d["preselect_bank"], {"bank": None, "type": None, "platform": None,
+                                               "login": None})
+        self.assertEqual(d["schedule"], {"startDate": None, "endDate": None})
+        self.assertEqual(d["whatsapp"], {"enabled": False, "users": [], "message_templates": [],
+                                         "qr": []})
+        self.assertEqual((d["amount"], d["currency"], d["type"], d["note"], d["name"]),
+                         (50000, "NGN", "one-time", "For groceries.", "Groceries"))
+        self.assertEqual((d["debitLater"], d["countries"], d["data"], d["archive"], d["count"]),
+                         (False, ["NG"], False, False, 0))
+        self.assertEqual((d["unique_views"], d["billable_products"], d["projects"],
+                          d["corporate"], d["__v"]), ([], [], [], None, 0))
+        self.assertEqual(d["account"], ACCOUNT)
+        self.assertEqual(d["env"], "production")
+        self.assertRegex(d["short_url"], r"^[a-z0-9]{6}$")
+        self.assertEqual(d["url"], "https://dev-pay.okra.ng/" + d["short_url"])
+        self.assertEqual(d["surl"], "https://dev.okr.to/" + d["short_url"])
+        self.assertRegex(d["created_by"], HEX24)
+        self.assertEqual(d["owner"], {"_id": d["created_by"], "name": None})
+        self.assertRecentIso(d["created_at"])
+        self.assertEqual(len(self.links()), before + 1)
+        self.assertEqual(find_by_id(self.links(), d["_id"]), d)
+
+    def test_open_amount_recurring_and_defaults(self):
+        before = today_utc()
+        d = self.create({"name": "Dues", "amount": None, "type": "recurring",
+                         "schedule": {"endDate": "2031-12-31"}}, prefix="/v2/sandbox/")
+        self.assertIsNone(d["amount"])
+        self.assertEqual(d["type"], "recurring")
+        # the docs: interval "defailts to monthly", a blank startDate is today
+        self.assertEqual(d["schedule"]["interval"], "monthly")
+        self.assertIn(d["schedule"]["startDate"], {before, today_utc()})
+        self.assertEqual(d["schedule"]["endDate"], "2031-12-31")
+        self.assertEqual(d["env"], "production-sandbox")
+        self.assertEqual((d["currency"], d["note"], d["countries"]), ("NGN", None, ["NG"]))
+        self.assertRegex(d["account"], HEX24)     # the business account (API.md 8.11)
+        d2 = self.create({"name": "Other", "amount": 100})
+        self.assertEqual(d2["account"], d["account"])
+        self.assertNotEqual(self.create({"name": "x", "amount": 100}, key=KEY2)["account"],
+                            d["account"])
+
+    def test_same_details_same_link(self):
+        body = {"name": "Twice", "amount": 2500, "note": "n"}
+        a = self.create(body)
+        b = self.create(dict(body))
+        self.assertEqual(a["_id"], b["_id"])
+        self.assertEqual(a["short_url"], b["short_url"])
+        for other in (dict(body, note="m"), dict(body, amount=2501), dict(body, name="Thrice")):
+            with self.subTest(other=other):
+                self.assertNotEqual(self.create(other)["_id"], a["_id"])
+        self.assertNotEqual(self.create(body, key=KEY2)["_id"], a["_id"])
+        self.assertNotEqual(self.create(body, prefix="/v2/sandbox/")["_id"], a["_id"])
+
+    def test_short_codes_unique(self):
+        codes = {self.create({"name": "L%d" % i, "amount": 100 + i})["short_url"]
+                 for i in range(30)}
+        self.assertEqual(len(codes), 30)
+
+    def test_countries_and_options_accepted(self):
+        d = self.create({"name": "A", "amount": 100, "countries": ["NG"], "data": True,
+                         "filter": {"banks": ["kuda-bank"]}, "logo": "https://x/logo.png",
+                         "color": "#123456", "support_email": "help@example.com",
+                         "success_url": "https://x/ok", "callback_url": "https://x/cb",
+                         "continue_cta": "Back"})
+        self.assertEqual((d["countries"], d["data"]), (["NG"], True))
+
+    def test_validation(self):
+        good = {"name": "Link", "amount": 1000}
+        cases = [
+            ("name", {"amount": 1000}), ("name", dict(good, name="")), ("name", dict(good, name=5)),
+            ("amount", {"name": "Link"}), ("amount", dict(good, amount=99)),
+            ("amount", dict(good, amount=0)), ("amount", dict(good, amount=-100)),
+            ("amount", dict(good, amount="1000")), ("amount", dict(good, amount=100.5)),
+            ("currency", dict(good, currency="USD")), ("note", dict(good, note=7)),
+            ("countries", dict(good, countries="GH")), ("countries", dict(good, countries=[])),
+            ("countries", dict(good, countries=["NG", "GH"])), ("countries", dict(good, countries=1)),
+            ("account", dict(good, account="123")), ("type", dict(good, type="monthly")),
+            ("schedule", dict(good, type="recurring", schedule="monthly")),
+            ("schedule.interval", dict(good, type="recurring", schedule={"interval": "hourly"})),
+            ("schedule.startDate", dict(good, schedule={"startDate": "2025-02-30"})),
+            ("data", dict(good, data="yes")), ("filter", dict(good, filter=["kuda-bank"])),
+            ("support_email", dict(good, support_email=5)), ("callback_url", dict(good, callback_url=[])),
+        ]
+        before = len(self.links())
+        for field, body in cases:
+            with self.subTest(body=body):
+                self.err("pay/link/create", body, 400, invalid(field))
+        self.err("pay/link/create", dict(good, schedule={"startDate": "2025-05-02",
+                                                         "endDate": "2025-05-01"}), 400,
+                 order_error("schedule.startDate", "schedule.endDate"))
+        self.assertEqual(len(self.links()), before)
+
+    def test_form_body(self):
+        # pyokra posts link creation as a form
+        r = self.call("pay/link/create", None, content_type="application/x-www-form-urlencoded",
+                      raw_body=("amount=5000&name=Form+link&currency=NGN&note=hi&countries=NG"
+                                "&account=%s&data=true" % ACCOUNT).encode())
+        self.assertEqual(r.status, 200, r)
+        d = r.json["data"]
+        self.assertEqual((d["amount"], d["name"], d["note"], d["data"]), (5000, "Form link", "hi", True))
+
+    def test_pay_fixed_link(self):
+        lid = self.create({"name": "Fixed", "amount": 7000})["_id"]
+        j = self.ctl("POST", "links/%s/pay" % lid, {"status": "success"})
+        self.assertEqual(list(j.keys()), ["payment", "link"])
+        p = j["payment"]
+        self.assertEqual((p["amount"], p["source"], p["link"], p["status"]),
+                         (7000, "link", lid, "success"))
+        self.assertEqual(p["credit_account"], j["link"]["account"])
+        self.assertEqual(j["link"]["count"], 1)
+        ps = self.verify(p["id"])
+        self.assertEqual(list(ps.keys()), VERIFY_KEYS)
+        self.assertKeysInOrder(ps["link"], LINK_REF_KEYS, exact=True)
+        short = j["link"]["short_url"]
+        self.assertEqual(ps["link"], {"_id": lid, "url": "https://dev-pay.okra.ng/" + short,
+                                      "short_url": short, "surl": "https://dev.okr.to/" + short})
+        self.assertEqual(self.ok("pay/get/id", {"payment_id": p["id"]})["payment"]["link"], lid)
+        j = self.ctl("POST", "links/%s/pay" % lid, {"status": "pending", "amount": 7000,
+                                                    "customer": "64c0000000000000000000d1",
+                                                    "account": "64d0000000000000000000d1"})
+        p = j["payment"]
+        self.assertEqual((p["customer"], p["debit_account"], p["status"], j["link"]["count"]),
+                         ("64c0000000000000000000d1", "64d0000000000000000000d1", "pending", 2))
+        self.ctl_error("POST", "links/%s/pay" % lid, {"status": "success", "amount": 7001}, 400,
+                       "The link's amount is fixed: leave amount out or give the same.")
+        self.assertEqual(self.total_payments(), len(SEED_PAYMENTS) + 2)
+
+    def test_pay_open_link(self):
+        d = self.create({"name": "Open", "amount": None, "type": "recurring",
+                         "schedule": {"interval": "weekly", "startDate": "2030-01-06"}},
+                        prefix="/v2/sandbox/")
+        self.ctl_error("POST", "links/%s/pay" % d["_id"], {"status": "success"}, 400,
+                       invalid("amount"))
+        p = self.ctl("POST", "links/%s/pay" % d["_id"], {"status": "completed", "amount": 333,
+                                                          "response_status": "failed"})["payment"]
+        self.assertEqual((p["amount"], p["env"], p["status"], p["response_status"]),
+                         (333, "production-sandbox", "completed", "failed"))
+        self.assertEqual(p["schedule"], d["schedule"])
+        ps = self.verify(p["id"])
+        self.assertEqual(ps["link"]["_id"], d["_id"])
+
+    def test_pay_errors(self):
+        self.ctl_error("POST", "links/%s/pay" % UNKNOWN_ID, {"status": "success"}, 404,
+                       "Link not found.")
+        for body, field in (({"amount": 100}, "status"),
+                            ({"status": "Success", "amount": 100}, "status"),
+                            ({"status": "success", "amount": -1}, "amount"),
+                            ({"status": "success", "amount": 100, "account": "x"}, "account"),
+                            ({"status": "success", "amount": 100, "customer": 4}, "customer")):
+            with self.subTest(body=body):
+                self.ctl_error("POST", "links/%s/pay" % L_OPEN, body, 400, invalid(field))
+        r = self.api.control("POST", "links/%s/nope" % L_FIXED, {"status": "success"})
+        self.assertEqual(r.status, 404)
+        self.assertEqual(self.total_payments(), len(SEED_PAYMENTS))
+
+    def test_link_payment_refunds(self):
+        p = self.ctl("POST", "links/%s/pay" % L_FIXED, {"status": "success"})["payment"]
+        e = self.err("pay/refund", {"payment_id": p["id"], "amount": 60000}, 400, MSG["greater"],
+                     "payment")
+        self.assertEqual((e["source"], e["link"]), ("link", L_FIXED))
+        self.assertEqual(self.refund(p["id"])["refund"]["amount"], 50000)
+
+    def test_api_payments_have_null_link(self):
+        d = self.ok("pay/initiate", {"account_to_debit": ACCOUNT, "amount": 300})
+        self.assertIsNone(self.verify(d["payment"]["id"])["link"])
+        self.assertIsNone(self.verify(P[1])["link"])
+
+    def test_seeded_links(self):
+        links = {x["_id"]: x for x in self.links()}
+        self.assertEqual(set(links), set(SEED_LINKS))
+        f, o = links[L_FIXED], links[L_OPEN]
+        self.assertEqual((f["short_url"], f["amount"], f["note"], f["type"]),
+                         ("sbfix1", 50000, "Groceries", "one-time"))
+        self.assertEqual((o["short_url"], o["amount"], o["type"], o["schedule"]),
+                         ("sbopen", None, "recurring", {"interval": "monthly",
+                                                        "startDate": "2025-01-01",
+                                                        "endDate": "2025-12-31"}))
+        st = self.ctl("GET", "state")
+        self.assertEqual(sorted(x["_id"] for o in st["owners"] for x in o["links"]),
+                         sorted(SEED_LINKS))
+
+
+# =====================================================================
+# Authorizations (API.md 5.10)
+# =====================================================================
+class T22Authorizations(Base):
+    def body(self, auth=A_ACTIVE, **extra):
+        b = {"authorization": auth, "amount": 10000, "initialAmount": 7000, "currency": "NGN",
+             "startDate": "2021/05/21", "endDate": "2021/06/27", "interval": "monthly",
+             "oneTime": False}
+        b.update(extra)
+        return b
+
+    def ids(self, a):
+        return {"authorization": a["_id"], "customer": a["customer"], "link": a["link"]}
+
+    def test_control_create(self):
+        a = self.new_auth(accounts=["64d0000000000000000000c1", "64d0000000000000000000c2"],
+                          link=L_FIXED, env="production-sandbox")
+        self.assertKeysInOrder(a, AUTH_KEYS, exact=True)
+        self.assertRecentId(a["_id"])
+        self.assertEqual((a["customer"], a["accounts"], a["link"], a["status"], a["env"]),
+                         ("64c0000000000000000000c1",
+                          ["64d0000000000000000000c1", "64d0000000000000000000c2"], L_FIXED,
+                          "active", "production-sandbox"))
+        self.assertEqual((a["disconnect"], a["disconnected_at"], a["cancelled_by"]),
+                         (False, None, None))
+        self.assertEqual(a["duration"], {"startDate": None, "endDate": None, "interval": None})
+        self.assertEqual((a["amount"], a["initialAmount"], a["currency"], a["oneTime"]),
+                         (None, None, "NGN", False))
+        b = self.new_auth()
+        self.assertRegex(b["link"], HEX24)        # a link id is made when none is given
+        listed = self.ctl("GET", "authorizations")["authorizations"]
+        self.assertEqual(find_by_id(listed, a["_id"]), a)
+        self.assertEqual(len(listed), len(SEED_AUTHS) + 2)
+
+    def test_control_create_errors(self):
+        good = {"customer": "64c0000000000000000000c1", "accounts": ["64d0000000000000000000c1"]}
+        for body, field in ((dict(good, customer=None), "customer"),
+                            (dict(good, customer="c1"), "customer"),
+                            (dict(good, accounts=[]), "accounts"),
+                            (dict(good, accounts="64d0000000000000000000c1"), "accounts"),
+                            (dict(good, accounts=["x"]), "accounts"),
+                            (dict(good, accounts=[ACCOUNT] * 21), "accounts"),
+                            (dict(good, link="abc"), "link"), (dict(good, id="1"), "id"),
+                            (dict(good, env="live"), "env"), (dict(good, status="gone"), "status"),
+                            (dict(good, cancelled_by="customer"), "cancelled_by"),
+                            (dict(good, status="cancelled", cancelled_by="bank"), "cancelled_by")):
+            with self.subTest(body=body):
+                self.ctl_error("POST", "authorizations", body, 400, invalid(field))
+        self.ctl_error("POST", "authorizations", dict(good, key="nope"), 400, "Unknown key.")
+        self.ctl_error("POST", "authorizations", dict(good, id=A_ACTIVE), 400,
+                       "An object with this id already exists.")
+        self.assertEqual(len(self.ctl("GET", "authorizations")["authorizations"]), len(SEED_AUTHS))
+
+    def test_initiate_docs_example(self):
+        r = self.call("pay/authorization/initiate", self.body())
+        self.assertEqual(r.status, 200, r)
+        j = r.json
+        self.assertEqual(list(j.keys()), ["status", "message", "data"])
+        self.assertEqual(j["message"], auth_message("2021-05-21", 7000, 10000))
+        self.assertEqual(list(j["data"].keys()), ["authorization"])
+        a = j["data"]["authorization"]
+        self.assertKeysInOrder(a, AUTH_KEYS, exact=True)
+        self.assertEqual((a["_id"], a["customer"], a["accounts"], a["disconnect"],
+                          a["disconnected_at"]),
+                         (A_ACTIVE, "64c0000000000000000000a1", ["64d0000000000000000000a1"],
+                          False, None))
+        self.assertEqual(a["duration"], {"startDate": "2021-05-21T00:00:00.000Z",
+                                         "endDate": "2021-06-27T00:00:00.000Z",
+                                         "interval": "monthly"})
+        self.assertEqual((a["amount"], a["initialAmount"], a["oneTime"], a["status"]),
+                         (10000, 7000, False, "active"))
+        self.assertRecentIso(a["last_updated"])
+        listed = self.ok("pay/authorization/list", {}, MSG["auth_list"])["authorizations"]
+        self.assertEqual(find_by_id(listed, A_ACTIVE), a)
+
+    def test_initiate_dates_and_one_time(self):
+        d = self.ok("pay/authorization/initiate", self.body(startDate="2030-02-01",
+                                                            endDate=None, interval="yearly"))
+        self.assertEqual(d["authorization"]["duration"], {"startDate": "2030-02-01T00:00:00.000Z",
+                                                          "endDate": None, "interval": "yearly"})
+        r = self.call("pay/authorization/initiate", self.body(startDate="2030/03/01", oneTime=True,
+                                                              interval=None, endDate=None,
+                                                              initialAmount=500))
+        self.assertEqual(r.json["message"], auth_message("2030-03-01", 500, 10000))
+        a = r.json["data"]["authorization"]
+        self.assertEqual((a["oneTime"], a["duration"]["interval"]), (True, None))
+        # currency may be left out (the reference: "The default is NG")
+        self.ok("pay/authorization/initiate", self.body(currency=None, startDate="2030-01-01",
+                                                        endDate="2030-01-01"))
+
+    def test_initiate_validation(self):
+        cases = [
+            ("authorization", self.body(authorization=None)),
+            ("authorization", self.body(authorization="652")),
+            ("amount", self.body(amount=None)), ("amount", self.body(amount=0)),
+            ("amount", self.body(amount="10000")),
+            ("initialAmount", self.body(initialAmount=None)),
+            ("initialAmount", self.body(initialAmount=-7)),
+            ("currency", self.body(currency="USD")),
+            ("startDate", self.body(startDate=None)), ("startDate", self.body(startDate="")),
+            ("startDate", self.body(startDate="2021/5/21")),
+            ("startDate", self.body(startDate="2021-05/21")),
+            ("startDate", self.body(startDate="2021/02/29")),
+            ("endDate", self.body(endDate="27/06/2021")), ("endDate", self.body(endDate=20210627)),
+            ("oneTime", self.body(oneTime="no")),
+            ("interval", self.body(interval=None)), ("interval", self.body(interval="daily")),
+            ("interval", self.body(interval="quarterly")), ("interval", self.body(interval=1)),
+        ]
+        for field, body in cases:
+            with self.subTest(body=body):
+                self.err("pay/authorization/initiate", body, 400, invalid(field))
+        self.err("pay/authorization/initiate", self.body(startDate="2021/06/28"), 400,
+                 order_error("startDate", "endDate"))
+        self.err("pay/authorization/initiate", self.body(authorization=UNKNOWN_ID), 400,
+                 MSG["auth_not_found"])
+        self.err("pay/authorization/initiate", self.body(), 400, MSG["auth_not_found"], key=KEY2)
+        a = self.ctl("GET", "authorizations")["authorizations"]
+        self.assertEqual(find_by_id(a, A_ACTIVE)["amount"], None, "nothing was initiated")
+
+    def test_initiate_on_cancelled_refused(self):
+        for aid in (A_MERCHANT, A_CUSTOMER):
+            with self.subTest(auth=aid):
+                a = self.err("pay/authorization/initiate", self.body(aid), 400,
+                             MSG["auth_cancelled"], "authorization")
+                self.assertEqual((a["_id"], a["status"], a["amount"]), (aid, "cancelled", None))
+
+    def test_cancel_then_reauth(self):
+        a = self.new_auth(accounts=["64d0000000000000000000c1", "64d0000000000000000000c2"])
+        self.ok("pay/authorization/initiate", self.body(a["_id"]))
+        d = self.ok("pay/authorization/cancel", self.ids(a), MSG["auth_cancel"])
+        self.assertEqual(list(d.keys()), ["authorization"])
+        c = d["authorization"]
+        self.assertEqual((c["status"], c["cancelled_by"], c["disconnect"]),
+                         ("cancelled", "merchant", False))
+        self.assertEqual(c["duration"]["interval"], "monthly", "the schedule is kept")
+        self.err("pay/authorization/cancel", self.ids(a), 400, MSG["auth_cancelled"],
+                 "authorization")
+        self.err("pay/authorization/initiate", self.body(a["_id"]), 400, MSG["auth_cancelled"],
+                 "authorization")
+        d = self.ok("pay/authorization/reauth", dict(self.ids(a), account="64d0000000000000000000c2"),
+                    MSG["auth_reauth"])
+        self.assertEqual((d["authorization"]["status"], d["authorization"]["cancelled_by"]),
+                         ("active", None))
+        self.err("pay/authorization/reauth", dict(self.ids(a), account="64d0000000000000000000c2"),
+                 400, MSG["auth_not_cancelled"], "authorization")
+        self.ok("pay/authorization/initiate", self.body(a["_id"]))
+        # okra-ruby also sends account to cancel
+        d = self.ok("pay/authorization/cancel", dict(self.ids(a), account="64d0000000000000000000c1"))
+        self.assertEqual(d["authorization"]["status"], "cancelled")
+
+    def test_seeded_merchant_cancel_reauth(self):
+        ids = {"authorization": A_MERCHANT, "customer": "64c0000000000000000000a2",
+               "link": L_OPEN, "account": "64d0000000000000000000a3"}
+        self.assertEqual(self.ok("pay/authorization/reauth", ids)["authorization"]["status"],
+                         "active")
+
+    def test_customer_cancel_blocks_reauth(self):
+        a = self.new_auth()
+        self.ok("pay/authorization/cancel", self.ids(a))
+        j = self.ctl("POST", "authorizations/%s/cancel-by-customer" % a["_id"])
+        c = j["authorization"]
+        self.assertEqual((c["status"], c["cancelled_by"], c["disconnect"]),
+                         ("cancelled", "customer", True))
+        self.assertRecentIso(c["disconnected_at"])
+        r = self.err("pay/authorization/reauth", dict(self.ids(a), account=a["accounts"][0]), 400,
+                     MSG["auth_by_customer"], "authorization")
+        self.assertEqual(r["cancelled_by"], "customer")
+        self.err("pay/authorization/reauth", {"authorization": A_CUSTOMER,
+                                              "customer": "64c0000000000000000000a3",
+                                              "link": L_OPEN, "account": "64d0000000000000000000a4"},
+                 400, MSG["auth_by_customer"], "authorization")
+        self.ctl_error("POST", "authorizations/%s/cancel-by-customer" % a["_id"], None, 400,
+                       "The customer has already cancelled this authorization.")
+        self.ctl_error("POST", "authorizations/%s/cancel-by-customer" % UNKNOWN_ID, None, 404,
+                       "Authorization not found.")
+        b = self.new_auth()       # an active one the customer cancels
+        self.ctl("POST", "authorizations/%s/cancel-by-customer" % b["_id"])
+        self.err("pay/authorization/cancel", self.ids(b), 400, MSG["auth_cancelled"],
+                 "authorization")
+
+    def test_cancel_and_reauth_fields(self):
+        a = self.new_auth(accounts=["64d0000000000000000000c1"], link=L_FIXED)
+        good = dict(self.ids(a), account="64d0000000000000000000c1")
+        for route in ("pay/authorization/cancel", "pay/authorization/reauth"):
+            for field in ("authorization", "customer", "link"):
+                for bad in (None, "x"):
+                    with self.subTest(route=route, field=field, value=bad):
+                        self.err(route, dict(good, **{field: bad}), 400, invalid(field))
+            with self.subTest(route=route, field="account"):
+                self.err(route, dict(good, account="x"), 400, invalid("account"))
+            for field, other in (("customer", "64c0000000000000000000c9"), ("link", L_OPEN),
+                                 ("account", "64d0000000000000000000c9"),
+                                 ("authorization", UNKNOWN_ID)):
+                with self.subTest(route=route, mismatch=field):
+                    self.err(route, dict(good, **{field: other}), 400, MSG["auth_not_found"])
+        self.err("pay/authorization/reauth", self.ids(a), 400, invalid("account"))
+        self.err("pay/authorization/cancel", good, 400, MSG["auth_not_found"], key=KEY2)
+        self.assertEqual(find_by_id(self.ctl("GET", "authorizations"), a["_id"])["status"],
+                         "active")
+
+    def test_list_pages(self):
+        made = [self.new_auth(customer="64c0000000000000000000e%d" % (i % 3))["_id"]
+                for i in range(11)]
+        self.new_auth(key=KEY2)           # another owner's: never listed here
+        want = made[::-1] + sorted(SEED_AUTHS, reverse=True)
+        n = len(want)
+        seen = []
+        page = 1
+        while page:
+            d = self.ok("pay/authorization/list", {"page": page, "limit": 4}, MSG["auth_list"])
+            self.assertEqual(list(d.keys()), ["authorizations", "pagination"])
+            pg = d["pagination"]
+            self.assertKeysInOrder(pg, PAGINATION_KEYS, exact=True)
+            self.assertEqual((pg["totalDocs"], pg["limit"], pg["page"], pg["totalPages"],
+                              pg["pagingCounter"]), (n, 4, page, math.ceil(n / 4), (page - 1) * 4 + 1))
+            seen += [x["_id"] for x in d["authorizations"]]
+            page = pg["nextPage"]
+        self.assertEqual(seen, want)
+        d = self.ok("pay/authorization/list", {"page": 9})
+        self.assertEqual((d["authorizations"], d["pagination"]["hasPrevPage"],
+                          d["pagination"]["nextPage"]), ([], True, None))
+        for body, field in (({"page": 0}, "page"), ({"limit": "x"}, "limit")):
+            self.err("pay/authorization/list", body, 400, invalid(field))
+        d = self.ok("pay/authorization/list", {}, key=KEY2)
+        self.assertEqual(d["pagination"]["totalDocs"], 1)
+
+    def test_get_by_customer(self):
+        mine = [self.new_auth(customer="64c0000000000000000000f1")["_id"] for _ in range(3)]
+        self.new_auth(customer="64c0000000000000000000f2")
+        d = self.ok("pay/authorization/getByCustomer", {"customer": "64c0000000000000000000f1"},
+                    MSG["auth_list"])
+        self.assertEqual([x["_id"] for x in d["authorizations"]], mine[::-1])
+        self.assertEqual(d["pagination"]["totalDocs"], 3)
+        d = self.ok("pay/authorization/getByCustomer", {"customer": "64c0000000000000000000f1",
+                                                        "page": 2, "limit": 2})
+        self.assertEqual([x["_id"] for x in d["authorizations"]], [mine[0]])
+        self.assertEqual((d["pagination"]["prevPage"], d["pagination"]["hasNextPage"]), (1, False))
+        d = self.ok("pay/authorization/getByCustomer", {"customer": "64c0000000000000000000a1"})
+        self.assertEqual([x["_id"] for x in d["authorizations"]], [A_ACTIVE])
+        d = self.ok("pay/authorization/getByCustomer", {"customer": "64c0000000000000000000ff"})
+        self.assertEqual((d["authorizations"], d["pagination"]["totalPages"]), ([], 1))
+        self.err("pay/authorization/getByCustomer", {}, 400, invalid("customer"))
+        self.err("pay/authorization/getByCustomer", {"options": {"reference": "x"}}, 400,
+                 invalid("customer"))
+        self.err("pay/authorization/getByCustomer", {"customer": "64c0000000000000000000f1",
+                                                     "limit": 0}, 400, invalid("limit"))
+
+    def test_seeded_authorizations(self):
+        got = {x["_id"]: x for x in self.ctl("GET", "authorizations")["authorizations"]}
+        self.assertEqual(set(got), set(SEED_AUTHS))
+        self.assertEqual((got[A_ACTIVE]["status"], got[A_ACTIVE]["link"]), ("active", L_FIXED))
+        self.assertEqual((got[A_MERCHANT]["status"], got[A_MERCHANT]["cancelled_by"],
+                          got[A_MERCHANT]["disconnect"]), ("cancelled", "merchant", False))
+        self.assertEqual((got[A_CUSTOMER]["cancelled_by"], got[A_CUSTOMER]["disconnect"]),
+                         ("customer", True))
+
+
+# =====================================================================
+# Payouts that settle (API.md 5.7, 8.12)
+# =====================================================================
+class T23Payouts(Base):
+    def payout(self, amount, **kw):
+        return self.ok("pay/payout", {"account_to_credit": ACCOUNT, "amount": amount,
+                                      "currency": "NGN"}, MSG["payout"], **kw)["payout"]
+
+    def test_fee_tiers(self):
+        self.set_wallet(100000000)
+        for amount, fee, text in ((1, 10.75, b'"fee":10.75'), (10000, 10.75, b'"fee":10.75'),
+                                  (500000, 10.75, b'"fee":10.75'), (500001, 26.88, b'"fee":26.88'),
+                                  (5000000, 26.88, b'"fee":26.88'),
+                                  (5000001, 53.75, b'"fee":53.75')):
+            with self.subTest(amount=amount):
+                r = self.call("pay/payout", {"account_to_credit": ACCOUNT, "amount": amount})
+                self.assertEqual(r.status, 200, r)
+                self.assertEqual(r.json["data"]["payout"]["fee"], fee)
+                self.assertIn(text, r.body)
+
+    def test_get(self):
+        po = self.payout(12000)
+        d = self.ok("pay/payout/get", {"payout_id": po["_id"]}, MSG["payout_get"])
+        self.assertEqual(list(d.keys()), ["payout"])
+        self.assertKeysInOrder(d["payout"], PAYOUT_KEYS, exact=True)
+        self.assertEqual(d["payout"], po)
+        d = self.ok("pay/payout/get", {"payout_id": po["_id"]}, prefix="/v2/sandbox/")
+        self.assertEqual(d["payout"]["env"], "production")
+
+    def test_get_errors(self):
+        po = self.payout(100)
+        self.err("pay/payout/get", {}, 400, invalid("payout_id"))
+        self.err("pay/payout/get", {"payout_id": po["_id"][:-1]}, 400, invalid("payout_id"))
+        self.err("pay/payout/get", {"payout_id": UNKNOWN_ID}, 400, MSG["payout_not_found"])
+        self.err("pay/payout/get", {"payout_id": po["_id"]}, 400, MSG["payout_not_found"], key=KEY2)
+        self.err("pay/payout/get", {"payout_id": P[1]}, 400, MSG["payout_not_found"])
+
+    def test_settle_success(self):
+        po = self.payout(30000)
+        self.assertEqual(self.wallet(), SEED_WALLET - 30000)
+        j = self.ctl("POST", "payouts/" + po["_id"], {"status": "success"})
+        self.assertEqual(list(j.keys()), ["payout", "wallet"])
+        self.assertEqual(j["payout"]["status"], "success")
+        self.assertEqual(j["wallet"]["amount"], SEED_WALLET - 30000)
+        g = self.ok("pay/payout/get", {"payout_id": po["_id"]})["payout"]
+        self.assertEqual(g["status"], "success")
+        self.assertGreaterEqual(g["last_updated"], po["last_updated"])
+        self.assertEqual(g["created_at"], po["created_at"])
+        self.assertEqual(self.wallet(), SEED_WALLET - 30000)
+
+    def test_settle_failed_returns_money(self):
+        po = self.payout(45000)
+        j = self.ctl("POST", "payouts/" + po["_id"], {"status": "failed"})
+        self.assertEqual((j["payout"]["status"], j["wallet"]["amount"]), ("failed", SEED_WALLET))
+        self.assertEqual(self.wallet(), SEED_WALLET)
+        self.assertEqual(self.ok("pay/payout/get", {"payout_id": po["_id"]})["payout"]["status"],
+                         "failed")
+        # the money is there again: a payout of the whole wallet goes through
+        self.set_wallet(45000)
+        self.payout(45000)
+
+    def test_settle_errors(self):
+        po = self.payout(100)
+        self.ctl_error("POST", "payouts/" + UNKNOWN_ID, {"status": "success"}, 404,
+                       "Payout not found.")
+        for body in ({}, {"status": "completed"}, {"status": "initiated"}, {"status": 1}):
+            with self.subTest(body=body):
+                self.ctl_error("POST", "payouts/" + po["_id"], body, 400, invalid("status"))
+        self.ctl("POST", "payouts/" + po["_id"], {"status": "failed"})
+        for st in ("success", "failed"):
+            self.ctl_error("POST", "payouts/" + po["_id"], {"status": st}, 400,
+                           "The payout has already settled.")
+        self.ctl_error("POST", "payouts/" + PO_DONE, {"status": "failed"}, 400,
+                       "The payout has already settled.")
+        self.assertEqual(self.wallet(), SEED_WALLET)
+
+    def test_nuban_rules(self):
+        good = {"nuban": "1329137339", "bank": "5d6fe57a4099cc4b210bbec0", "amount": 100}
+        for body, field in ((dict(good, nuban="132913733"), "nuban"),
+                            (dict(good, nuban="13291373390"), "nuban"),
+                            (dict(good, nuban="13291373a9"), "nuban"),
+                            (dict(good, nuban=1329137339), "nuban"),
+                            ({"bank": good["bank"], "amount": 100}, "account_to_credit"),
+                            (dict(good, bank=None), "bank"), (dict(good, bank="gtb"), "bank"),
+                            (dict(good, currency="USD"), "currency")):
+            with self.subTest(body=body):
+                self.err("pay/payout", body, 400, invalid(field))
+        self.assertEqual(self.wallet(), SEED_WALLET)
+
+    def test_listed_with_seeded(self):
+        po = self.payout(700, prefix="/v2/sandbox/")
+        lst = self.ctl("GET", "payouts")["payouts"]
+        self.assertEqual([x["_id"] for x in lst], sorted(SEED_PAYOUTS) + [po["_id"]])
+        self.assertEqual(find_by_id(lst, po["_id"])["env"], "production-sandbox")
+        seeded = self.ok("pay/payout/get", {"payout_id": PO_INIT})["payout"]
+        self.assertEqual((seeded["status"], seeded["amount"], seeded["account_to_credit"]),
+                         ("initiated", 25000, "64d0000000000000000000b1"))
+        done = self.ok("pay/payout/get", {"payout_id": PO_DONE})["payout"]
+        self.assertEqual((done["status"], done["nuban_to_credit"]),
+                         ("success", {"nuban": "1329137339", "bank": "5d6fe57a4099cc4b210bbec0"}))
+        # a seeded payout left the wallet alone; failing it gives its amount to the wallet
+        self.assertEqual(self.wallet(), SEED_WALLET - 700)
+        self.ctl("POST", "payouts/" + PO_INIT, {"status": "failed"})
+        self.assertEqual(self.wallet(), SEED_WALLET - 700 + 25000)
+
+
+# =====================================================================
+# Payments by customer (API.md 5.8)
+# =====================================================================
+class T24ByCustomer(Base):
+    CUST = "64c0000000000000000000e7"
+
+    def test_seeded_customer(self):
+        for route in ("pay/get/", "pay/get"):
+            with self.subTest(route=route):
+                d = self.ok(route, {"customer_id": "64c000000000000000000001"}, MSG["list"])
+                self.assertEqual(list(d.keys()), ["payments", "pagination"])
+                self.assertEqual([p["id"] for p in d["payments"]], [P[1]])
+                self.assertEqual(d["payments"][0], self.ok("pay/get/id", {"payment_id": P[1]})["payment"])
+                self.assertEqual(d["pagination"]["totalDocs"], 1)
+
+    def test_pages(self):
+        made = [self.new_payment("success", 100 + i, customer=self.CUST) for i in range(7)]
+        self.new_payment("success", 5, customer="64c0000000000000000000e8")
+        seen, page = [], 1
+        while page:
+            d = self.ok("pay/get/", {"customer_id": self.CUST, "page": page, "limit": 3})
+            pg = d["pagination"]
+            self.assertKeysInOrder(pg, PAGINATION_KEYS, exact=True)
+            self.assertEqual((pg["totalDocs"], pg["totalPages"], pg["page"], pg["pagingCounter"]),
+                             (7, 3, page, (page - 1) * 3 + 1))
+            seen += [p["id"] for p in d["payments"]]
+            page = pg["nextPage"]
+        self.assertEqual(seen, made[::-1])
+        d = self.ok("pay/get", {"customer_id": self.CUST, "page": 4, "limit": 3})
+        self.assertEqual((d["payments"], d["pagination"]["prevPage"]), ([], 3))
+
+    def test_unknown_customer_and_other_owner(self):
+        d = self.ok("pay/get/", {"customer_id": "64c0000000000000000000ee"})
+        self.assertEqual(d["payments"], [])
+        self.assertEqual((d["pagination"]["totalDocs"], d["pagination"]["totalPages"],
+                          d["pagination"]["hasNextPage"]), (0, 1, False))
+        d = self.ok("pay/get/", {"customer_id": "64c000000000000000000001"}, key=KEY2)
+        self.assertEqual(d["payments"], [])
+
+    def test_validation(self):
+        for route in ("pay/get/", "pay/get"):
+            for body, field in (({}, "customer_id"), ({"customer_id": "64c0"}, "customer_id"),
+                                ({"customer_id": 5}, "customer_id"),
+                                ({"payment_id": P[1]}, "customer_id"),
+                                ({"customer_id": self.CUST, "page": 0}, "page"),
+                                ({"customer_id": self.CUST, "limit": -1}, "limit")):
+                with self.subTest(route=route, body=body):
+                    self.err(route, body, 400, invalid(field))
+
+    def test_link_and_bulk_payments_included(self):
+        p = self.ctl("POST", "links/%s/pay" % L_FIXED, {"status": "success",
+                                                        "customer": self.CUST})["payment"]
+        d = self.ok("pay/get/", {"customer_id": self.CUST})
+        self.assertEqual([x["id"] for x in d["payments"]], [p["id"]])
+        self.assertEqual(d["payments"][0]["source"], "link")
+
+
+# =====================================================================
+# pay/list paging (API.md 5.6)
+# =====================================================================
+class T25ListPaging(Base):
+    def walk(self, limit, route="pay/list", body=None):
+        seen, page, pages = [], 1, 0
+        while page:
+            d = self.ok(route, dict(body or {}, page=page, limit=limit))
+            pg = d["pagination"]
+            total = pg["totalDocs"]
+            self.assertEqual(pg, {"totalDocs": total, "limit": min(limit, 100), "page": page,
+                                  "totalPages": max(1, math.ceil(total / min(limit, 100))),
+                                  "pagingCounter": (page - 1) * min(limit, 100) + 1,
+                                  "hasPrevPage": page > 1, "prevPage": page - 1 if page > 1 else None,
+                                  "hasNextPage": pg["nextPage"] is not None,
+                                  "nextPage": pg["nextPage"]})
+            self.assertLessEqual(len(d["payments"]), min(limit, 100))
+            seen += [p["id"] for p in d["payments"]]
+            page = pg["nextPage"]
+            pages += 1
+        return seen, pages
+
+    def test_every_limit_sees_each_payment_once(self):
+        for i in range(9):
+            self.new_payment("success", 500 + i)       # many within one millisecond
+        everything = [p["id"] for p in self.ok("pay/list", {"limit": 100})["payments"]]
+        n = len(SEED_PAYMENTS) + 9
+        self.assertEqual(len(everything), n)
+        self.assertEqual(len(set(everything)), n)
+        for limit in list(range(1, n + 2)) + [100, 500]:
+            with self.subTest(limit=limit):
+                seen, pages = self.walk(limit)
+                self.assertEqual(seen, everything)
+                self.assertEqual(pages, math.ceil(n / min(limit, 100)))
+
+    def test_newest_first_is_reverse_creation_order(self):
+        made = [self.new_payment("pending", 1000 + i) for i in range(12)]
+        state = [p["id"] for o in self.ctl("GET", "state")["owners"] if KEY in o["keys"]
+                 for p in o["payments"]]
+        listed = [p["id"] for p in self.ok("pay/list", {"limit": 100})["payments"]]
+        self.assertEqual(listed, state[::-1])
+        self.assertEqual(listed[:12], made[::-1])
+        self.assertEqual(listed, [p["id"] for p in self.ok("pay/list", {"limit": 100})["payments"]])
+
+    def test_edges(self):
+        n = len(SEED_PAYMENTS)
+        d = self.ok("pay/list", {"page": 1, "limit": n})
+        self.assertEqual((len(d["payments"]), d["pagination"]["totalPages"],
+                          d["pagination"]["hasNextPage"], d["pagination"]["nextPage"]),
+                         (n, 1, False, None))
+        d = self.ok("pay/list", {"page": 2, "limit": n - 1})
+        self.assertEqual(len(d["payments"]), 1)
+        self.assertEqual((d["pagination"]["page"], d["pagination"]["totalPages"],
+                          d["pagination"]["pagingCounter"], d["pagination"]["nextPage"]),
+                         (2, 2, n, None))
+        d = self.ok("pay/list", {"page": 3, "limit": n - 1})
+        self.assertEqual((d["payments"], d["pagination"]["hasPrevPage"],
+                          d["pagination"]["prevPage"]), ([], True, 2))
+        big = 10 ** 15
+        d = self.ok("pay/list", {"page": big, "limit": 100})
+        self.assertEqual((d["payments"], d["pagination"]["page"],
+                          d["pagination"]["pagingCounter"]), ([], big, (big - 1) * 100 + 1))
+        self.err("pay/list", {"page": big + 1}, 400, invalid("page"))
+        # form bodies carry page and limit as text
+        r = self.call("pay/list", None, content_type="application/x-www-form-urlencoded",
+                      raw_body=b"page=2&limit=5")
+        self.assertEqual((r.json["data"]["pagination"]["page"],
+                          r.json["data"]["pagination"]["limit"]), (2, 5))
+
+
+# =====================================================================
+# Bulk payments (API.md 5.11, 8.14)
+# =====================================================================
+class T26Bulk(Base):
+    ROWS = (b"64d000000000000000000011,64d000000000000000000021,5000,NGN,https://example.com/cb\r\n"
+            b"64d000000000000000000012,64d000000000000000000022,700,NGN,\r\n")
+
+    def test_upload(self):
+        before = self.total_payments()
+        r = self.bulk_call(CSV_HEADER + self.ROWS, filename="salaries.csv")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["message"], MSG["bulk"])
+        self.assertEqual(list(r.json["data"].keys()), ["bulkfile"])
+        b = r.json["data"]["bulkfile"]
+        self.assertKeysInOrder(b, BULKFILE_KEYS, exact=True)
+        self.assertRecentId(b["_id"])
+        self.assertEqual((b["file_name"], b["product"], b["status"], b["rows"], b["env"]),
+                         ("salaries.csv", "initiate_payment", "processed", 2, "production"))
+        self.assertRegex(b["owner"], HEX24)
+        self.assertRegex(b["user"], HEX24)
+        self.assertNotEqual(b["user"], b["owner"])
+        self.assertEqual(len(b["payments"]), 2)
+        want = [("64d000000000000000000011", "64d000000000000000000021", 5000),
+                ("64d000000000000000000012", "64d000000000000000000022", 700)]
+        for pid, (debit, credit, amount) in zip(b["payments"], want):
+            p = self.ok("pay/get/id", {"payment_id": pid})["payment"]
+            self.assertEqual((p["debit_account"], p["credit_account"], p["amount"], p["currency"],
+                              p["status"], p["source"], p["owner"], p["link"], p["schedule"]),
+                             (debit, credit, amount, "NGN", "initialize", "bulk", b["owner"], None,
+                              None))
+            self.assertEqual(self.verify(pid)["response_status"], "pending")
+        self.assertEqual(self.total_payments(), before + 2)
+        listed = self.ok("pay/list", {"limit": 2})["payments"]
+        self.assertEqual([p["id"] for p in listed], b["payments"][::-1])
+        self.assertEqual(self.ctl("GET", "bulkfiles")["bulkfiles"], [b])
+        # each row is an ordinary payment: cancel one
+        self.ok("pay/cancel", {"payment_id": b["payments"][0]}, MSG["cancel"])
+
+    def test_csv_variants(self):
+        # LF line ends, a byte order mark, quoted fields, blanks, reordered columns, blank lines
+        csv = (b"\xef\xbb\xbfamount, currency,account_to_credit,account_to_debit,callback_url\n"
+               b"\n"
+               b"\"1200\",NGN, 64d000000000000000000023 ,\"64d000000000000000000013\",\"http://x/a,b\"\n"
+               b"  \n"
+               b"99,NGN,64d000000000000000000024,64d000000000000000000014,")
+        r = self.bulk_call(csv, prefix="/v2/sandbox/")
+        self.assertEqual(r.status, 200, r)
+        b = r.json["data"]["bulkfile"]
+        self.assertEqual((b["rows"], b["env"]), (2, "production-sandbox"))
+        p = self.ok("pay/get/id", {"payment_id": b["payments"][0]})["payment"]
+        self.assertEqual((p["amount"], p["debit_account"], p["credit_account"], p["env"]),
+                         (1200, "64d000000000000000000013", "64d000000000000000000023",
+                          "production-sandbox"))
+        self.assertEqual(self.ok("pay/get/id", {"payment_id": b["payments"][1]})["payment"]["amount"], 99)
+
+    def test_rejections_name_the_row(self):
+        good = b"64d000000000000000000011,64d000000000000000000021,5000,NGN,\n"
+        cases = [
+            (b"x,64d000000000000000000021,5000,NGN,\n", "Invalid or missing account_to_debit in row 2 of the file."),
+            (b"64d000000000000000000011,,5000,NGN,\n", "Invalid or missing account_to_credit in row 2 of the file."),
+            (b"64d000000000000000000011,64D000000000000000000021,5000,NGN,\n", "Invalid or missing account_to_credit in row 2 of the file."),
+            (b"64d000000000000000000011,64d000000000000000000021,0,NGN,\n", "Invalid or missing amount in row 2 of the file."),
+            (b"64d000000000000000000011,64d000000000000000000021,-5,NGN,\n", "Invalid or missing amount in row 2 of the file."),
+            (b"64d000000000000000000011,64d000000000000000000021,12.5,NGN,\n", "Invalid or missing amount in row 2 of the file."),
+            (b"64d000000000000000000011,64d000000000000000000021,1e3,NGN,\n", "Invalid or missing amount in row 2 of the file."),
+            (b"64d000000000000000000011,64d000000000000000000021,,NGN,\n", "Invalid or missing amount in row 2 of the file."),
+            (b"64d000000000000000000011,64d000000000000000000021,5000,USD,\n", "Invalid or missing currency in row 2 of the file."),
+            (b"64d000000000000000000011,64d000000000000000000021,5000,,\n", "Invalid or missing currency in row 2 of the file."),
+            (b"64d000000000000000000011,64d000000000000000000021,5000,NGN,ftp://x\n", "Invalid or missing callback_url in row 2 of the file."),
+            (b"64d000000000000000000011,64d000000000000000000021,5000,NGN\n", "Row 2 of the file does not have 5 columns."),
+            (b"64d000000000000000000011,64d000000000000000000021,5000,NGN,,\n", "Row 2 of the file does not have 5 columns."),
+        ]
+        before = self.total_payments()
+        for row, message in cases:
+            with self.subTest(row=row):
+                r = self.bulk_call(CSV_HEADER + good + row + good)
+                self.check_err(r, 400, message)
+        for csv, message in (
+                (b"", MSG["bulk_header"]), (CSV_HEADER, MSG["bulk_empty"]),
+                (CSV_HEADER + b"\r\n\r\n", MSG["bulk_empty"]),
+                (b"account_to_debit,account_to_credit,amount,currency\n" + good, MSG["bulk_header"]),
+                (b"debit,credit,amount,currency,callback_url\n" + good, MSG["bulk_header"]),
+                (good + good, MSG["bulk_header"]),
+                (CSV_HEADER + b"\"64d000000000000000000011,64d000000000000000000021,5000,NGN,\n",
+                 invalid("file"))):
+            with self.subTest(csv=csv):
+                self.check_err(self.bulk_call(csv), 400, message)
+        self.check_err(self.bulk_call(None), 400, invalid("file"))
+        self.check_err(self.bulk_call(CSV_HEADER + good, product=None), 400, invalid("product"))
+        self.check_err(self.bulk_call(CSV_HEADER + good, product="payout"), 400, invalid("product"))
+        # the file must be a file part of a multipart body
+        self.err("bulkfiles/initiate", {"product": "initiate_payment",
+                                        "file": (CSV_HEADER + good).decode()}, 400, invalid("file"))
+        body, ctype = sb.multipart([("product", "initiate_payment"),
+                                    ("file", (CSV_HEADER + good).decode())])
+        self.check_err(self.call("bulkfiles/initiate", None, raw_body=body, content_type=ctype),
+                       400, invalid("file"))
+        r = self.call("bulkfiles/initiate", None, raw_body=b"--x\r\nnonsense",
+                      content_type="multipart/form-data")
+        self.check_err(r, 400, MSG["payload"])
+        self.assertEqual(self.total_payments(), before)
+        self.assertEqual(self.ctl("GET", "bulkfiles")["bulkfiles"], [])
+
+    def test_idempotent_replay(self):
+        body, ctype = sb.multipart([("product", "initiate_payment")],
+                                   [("file", "b.csv", "text/csv", CSV_HEADER + self.ROWS)])
+        a = self.call("bulkfiles/initiate", None, raw_body=body, content_type=ctype, idem="bulk-1")
+        self.assertEqual(a.status, 200, a)
+        b = self.call("bulkfiles/initiate", None, raw_body=body, content_type=ctype, idem="bulk-1")
+        self.assertEqual((b.status, b.body), (200, a.body))
+        self.assertEqual(self.total_payments(), len(SEED_PAYMENTS) + 2)
+        self.assertEqual(len(self.ctl("GET", "bulkfiles")["bulkfiles"]), 1)
+        self.assertEqual(self.counters()["idempotent_replays"], 1)
+        other, _ = sb.multipart([("product", "initiate_payment")],
+                                [("file", "c.csv", "text/csv", CSV_HEADER + self.ROWS)])
+        r = self.call("bulkfiles/initiate", None, raw_body=other, content_type=ctype, idem="bulk-1")
+        self.check_err(r, 422, MSG["idem_body"])
+
+    def test_after_status_fault_then_replay(self):
+        self.fault(kind="after_status", route="bulkfiles/initiate", status=502)
+        body, ctype = sb.multipart([("product", "initiate_payment")],
+                                   [("file", "b.csv", "text/csv", CSV_HEADER + self.ROWS)])
+        a = self.call("bulkfiles/initiate", None, raw_body=body, content_type=ctype, idem="bulk-2")
+        self.assertEqual(a.status, 502)
+        self.assertEqual(self.total_payments(), len(SEED_PAYMENTS) + 2, "it was carried out")
+        b = self.call("bulkfiles/initiate", None, raw_body=body, content_type=ctype, idem="bulk-2")
+        self.assertEqual(b.status, 200, b)
+        self.assertEqual(self.total_payments(), len(SEED_PAYMENTS) + 2)
+
+
+# =====================================================================
+# The new routes: auth, env, faults, counters, idempotency, reset
+# =====================================================================
+class T27NewRoutes(Base):
+    # route -> a body it accepts (against the seed)
+    GOOD = {
+        "pay/link/create": {"name": "Faulty", "amount": 1000},
+        "pay/authorization/initiate": {"authorization": A_ACTIVE, "amount": 100,
+                                       "initialAmount": 100, "startDate": "2030-01-01",
+                                       "interval": "weekly"},
+        "pay/authorization/cancel": {"authorization": A_ACTIVE, "customer": "64c0000000000000000000a1",
+                                     "link": L_FIXED},
+        "pay/authorization/reauth": {"authorization": A_MERCHANT, "customer": "64c0000000000000000000a2",
+                                     "link": L_OPEN, "account": "64d0000000000000000000a2"},
+        "pay/authorization/list": {"limit": 2},
+        "pay/authorization/getByCustomer": {"customer": "64c0000000000000000000a1"},
+        "pay/payout/get": {"payout_id": PO_INIT},
+        "pay/get/": {"customer_id": "64c000000000000000000001"},
+        "pay/get": {"customer_id": "64c000000000000000000001"},
+    }
+
+    def test_every_new_route_answers_under_both_prefixes(self):
+        for route, body in self.GOOD.items():
+            for prefix in ("/v2/", "/v2/sandbox/"):
+                with self.subTest(route=prefix + route):
+                    self.api.control("POST", "reset")
+                    self.ok(route, body, prefix=prefix)
+        r = self.bulk_call(CSV_HEADER + T26Bulk.ROWS, prefix="/v2/sandbox/")
+        self.assertEqual(r.status, 200, r)
+
+    def test_env_follows_prefix(self):
+        d = self.ok("pay/link/create", {"name": "E", "amount": 100}, prefix="/v2/sandbox/")
+        self.assertEqual(d["env"], "production-sandbox")
+        d = self.ok("pay/payout", {"account_to_credit": ACCOUNT, "amount": 100},
+                    prefix="/v2/sandbox/")
+        self.assertEqual(d["payout"]["env"], "production-sandbox")
+
+    def test_status_fault_executes_nothing(self):
+        cases = [
+            ("pay/link/create", lambda: len(self.ctl("GET", "links")["links"])),
+            ("pay/authorization/initiate",
+             lambda: find_by_id(self.ctl("GET", "authorizations"), A_ACTIVE)["amount"]),
+            ("pay/authorization/cancel",
+             lambda: find_by_id(self.ctl("GET", "authorizations"), A_ACTIVE)["status"]),
+        ]
+        for route, probe in cases:
+            with self.subTest(route=route):
+                before = probe()
+                self.fault(kind="status", status=503, route=route)
+                r = self.call(route, self.GOOD[route])
+                self.assertEqual(r.status, 503, r)
+                self.assertEqual(probe(), before)
+                self.ok(route, self.GOOD[route])      # the fault is used up
+                self.assertNotEqual(probe(), before)
+        self.fault(kind="timeout503", route="bulkfiles/initiate")
+        self.check_err(self.bulk_call(CSV_HEADER + T26Bulk.ROWS), 503, MSG["timeout503"])
+        self.assertEqual(self.total_payments(), len(SEED_PAYMENTS))
+
+    def test_faults_match_only_their_route(self):
+        self.fault(kind="status", status=500, route="pay/authorization/list", count=2)
+        self.ok("pay/authorization/getByCustomer", self.GOOD["pay/authorization/getByCustomer"])
+        self.ok("pay/list", {})
+        self.assertEqual(self.call("pay/authorization/list", {}).status, 500)
+        self.fault(kind="html", route="pay/get")       # an alias arms the route
+        self.assertEqual(self.call("pay/get/", self.GOOD["pay/get/"]).status, 502)
+        r = self.api.control("POST", "faults", {"kind": "status", "route": "pay/authorization/getByOptions"})
+        self.assertEqual(r.status, 400)
+
+    def test_wire_faults_on_new_routes(self):
+        normal = self.call("pay/payout/get", self.GOOD["pay/payout/get"])
+        self.fault(kind="truncate", bytes=15, route="pay/payout/get")
+        r = sb.api_raw(PORT, KEY, "pay/payout/get", self.GOOD["pay/payout/get"])
+        self.assertEqual((r.status, r.content_length, r.body), (200, len(normal.body), normal.body[:15]))
+        self.fault(kind="delay", ms=400, route="pay/link/create")
+        r = self.call("pay/link/create", self.GOOD["pay/link/create"])
+        self.assertEqual(r.status, 200)
+        self.assertGreaterEqual(r.elapsed, 0.39)
+        self.fault(kind="size", bytes=5000, route="pay/authorization/list")
+        r = self.call("pay/authorization/list", {})
+        self.assertEqual((r.status, len(r.body), r.json["message"]), (200, 5000, MSG["auth_list"]))
+        self.fault(kind="reset", route="pay/get/")
+        r = sb.api_raw(PORT, KEY, "pay/get/", self.GOOD["pay/get/"])
+        self.assertTrue(r.end == "reset" or len(r.body) < (r.content_length or 1), r)
+        self.fault(kind="after_drop", route="pay/authorization/cancel")
+        r = sb.api_raw(PORT, KEY, "pay/authorization/cancel", self.GOOD["pay/authorization/cancel"])
+        self.assertEqual(r.data, b"")
+        self.assertEqual(find_by_id(self.ctl("GET", "authorizations"), A_ACTIVE)["status"],
+                         "cancelled", "after_drop carries the operation out")
+
+    def test_counters(self):
+        self.ok("pay/link/create", self.GOOD["pay/link/create"])
+        self.err("pay/link/create", {}, 400, invalid("name"))
+        self.ok("pay/get", self.GOOD["pay/get"])
+        self.ok("pay/authorization/list", {}, prefix="/v2/sandbox/")
+        self.err("pay/payout/get", {}, 401, MSG["auth"], key=None)
+        self.bulk_call(CSV_HEADER + T26Bulk.ROWS)
+        self.assertEqual(self.counters()["requests"], {
+            "/v2/pay/link/create": {"200": 1, "400": 1},
+            "/v2/pay/get": {"200": 1},
+            "/v2/sandbox/pay/authorization/list": {"200": 1},
+            "/v2/pay/payout/get": {"401": 1},
+            "/v2/bulkfiles/initiate": {"200": 1},
+        })
+
+    def test_idempotency_replays(self):
+        writes = [
+            ("pay/initiate", {"account_to_debit": ACCOUNT, "amount": 900, "type": "recurring",
+                              "schedule": {"interval": "daily"}},
+             lambda: self.total_payments()),
+            ("pay/payout", {"account_to_credit": ACCOUNT, "amount": 900},
+             lambda: len(self.ctl("GET", "payouts")["payouts"])),
+            ("pay/link/create", {"name": "Idem", "amount": 900},
+             lambda: len(self.ctl("GET", "links")["links"])),
+            ("pay/authorization/initiate", self.GOOD["pay/authorization/initiate"],
+             lambda: find_by_id(self.ctl("GET", "authorizations"), A_ACTIVE)["last_updated"]),
+        ]
+        for n, (route, body, probe) in enumerate(writes, 1):
+            with self.subTest(route=route):
+                a = self.call(route, body, idem="new-route-%d" % n)
+                self.assertEqual(a.status, 200, a)
+                after = probe()
+                time.sleep(0.005)
+                b = self.call(route, body, idem="new-route-%d" % n)
+                self.assertEqual((b.status, b.body), (200, a.body))
+                self.assertEqual(probe(), after, "the replay executed nothing")
+                self.check_err(self.call(route, dict(body, amount=901), idem="new-route-%d" % n),
+                               422, MSG["idem_body"])
+        self.assertEqual(self.counters()["idempotent_replays"], len(writes))
+
+    def test_reset_restores_new_state(self):
+        self.ok("pay/link/create", {"name": "Gone", "amount": 100})
+        self.ctl("POST", "links/%s/pay" % L_FIXED, {"status": "success"})
+        self.new_auth()
+        self.ok("pay/authorization/cancel", self.GOOD["pay/authorization/cancel"])
+        self.ok("pay/authorization/reauth", self.GOOD["pay/authorization/reauth"])
+        self.ctl("POST", "authorizations/%s/cancel-by-customer" % A_MERCHANT)
+        self.ok("pay/payout", {"account_to_credit": ACCOUNT, "amount": 100})
+        self.ctl("POST", "payouts/" + PO_INIT, {"status": "failed"})
+        self.bulk_call(CSV_HEADER + T26Bulk.ROWS)
+        self.api.control("POST", "reset")
+        links = self.ctl("GET", "links")["links"]
+        self.assertEqual(sorted(x["_id"] for x in links), sorted(SEED_LINKS))
+        self.assertEqual(find_by_id(links, L_FIXED)["count"], 0)
+        auths = self.ctl("GET", "authorizations")["authorizations"]
+        self.assertEqual([(x["_id"], x["status"], x["cancelled_by"]) for x in auths],
+                         [(A_ACTIVE, "active", None), (A_MERCHANT, "cancelled", "merchant"),
+                          (A_CUSTOMER, "cancelled", "customer")])
+        payouts = self.ctl("GET", "payouts")["payouts"]
+        self.assertEqual([(x["_id"], x["status"]) for x in payouts],
+                         [(PO_INIT, "initiated"), (PO_DONE, "success")])
+        self.assertEqual(self.ctl("GET", "bulkfiles")["bulkfiles"], [])
+        self.assertEqual(self.total_payments(), len(SEED_PAYMENTS))
+        self.assertEqual(self.wallet(), SEED_WALLET)
+
+
+class T28NewSeeds(unittest.TestCase):
+    """The seed file's links, authorizations and payouts (SEEDS.md)."""
+
+    def spawn_with(self, seed):
+        import tempfile
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(seed, f)
+        self.addCleanup(os.unlink, f.name)
+        s = sb.Sandbox(BIN, "-q", "--key", "ka", "--key", "kb", "--seed", f.name)
+        self.addCleanup(s.stop)
+        return s
+
+    def test_defaults_and_key(self):
+        s = self.spawn_with({"links": [{"name": "Kb link", "amount": None, "key": "kb",
+                                        "env": "production-sandbox"}],
+                             "authorizations": [{"customer": "64c0000000000000000000aa",
+                                                 "accounts": [ACCOUNT], "key": "kb"}],
+                             "payouts": [{"amount": 100, "nuban": "0123456789",
+                                          "bank": "5d6fe57a4099cc4b210bbec0", "key": "kb"}]})
+        api = sb.Api(s.port, "kb")
+        links = api.control("GET", "links").json["links"]
+        self.assertEqual(len(links), 1)
+        self.assertRegex(links[0]["_id"], HEX24)
+        self.assertEqual((links[0]["env"], links[0]["amount"]), ("production-sandbox", None))
+        r = api.call("pay/authorization/list", {})
+        self.assertEqual(r.json["data"]["pagination"]["totalDocs"], 1)
+        self.assertEqual(sb.Api(s.port, "ka").call("pay/authorization/list", {}).json["data"]
+                         ["pagination"]["totalDocs"], 0)
+        po = api.control("GET", "payouts").json["payouts"][0]
+        self.assertEqual((po["status"], po["nuban_to_credit"]["nuban"]), ("initiated", "0123456789"))
+        self.assertEqual(api.call("pay/payout/get", {"payout_id": po["_id"]}).status, 200)
+
+    def test_bad_entries_stop_the_start(self):
+        import subprocess
+        import tempfile
+        for seed in ({"links": {}}, {"links": [{"amount": 100}]},
+                     {"links": [{"name": "x", "amount": 50}]},
+                     {"links": [{"name": "x", "amount": 100, "short_url": "a b"}]},
+                     {"links": [{"name": "x", "amount": 100, "short_url": "dup"},
+                                {"name": "y", "amount": 100, "short_url": "dup"}]},
+                     {"authorizations": [{"customer": "64c0000000000000000000aa"}]},
+                     {"authorizations": [{"customer": "64c0000000000000000000aa",
+                                          "accounts": [ACCOUNT], "key": "nokey"}]},
+                     {"payouts": [{"amount": 0, "account_to_credit": ACCOUNT}]},
+                     {"payouts": [{"amount": 10, "nuban": "1"}]},
+                     {"payouts": [{"amount": 10, "account_to_credit": ACCOUNT, "status": "sent"}]},
+                     {"payouts": [{"id": PO_INIT, "amount": 10, "account_to_credit": ACCOUNT},
+                                  {"id": PO_INIT, "amount": 10, "account_to_credit": ACCOUNT}]}):
+            with self.subTest(seed=seed):
+                with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+                    json.dump(seed, f)
+                    f.flush()
+                    try:
+                        r = subprocess.run([BIN, "--port", "0", "-q", "--seed", f.name],
+                                           capture_output=True, timeout=5)
+                        rc = r.returncode
+                    except subprocess.TimeoutExpired:
+                        rc = "still running"
+                    self.assertEqual(rc, 1, r.stderr if rc != "still running" else rc)
+                    self.assertIn(b"seed:", r.stderr)
 
 
 # =====================================================================
