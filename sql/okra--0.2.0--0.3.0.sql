@@ -77,6 +77,8 @@ AS $$
 	INSERT INTO @extschema@.okra_journal
 		(call_key, called_at, endpoint, payment_id, amount, role, journaled_at, reference)
 	VALUES (call_key, called_at, endpoint, payment_id, amount, role, clock_timestamp(), reference)
+	-- written again by a worker that died before it could say so
+	ON CONFLICT (call_key) DO NOTHING
 $$;
 REVOKE ALL ON FUNCTION @extschema@.okra_journal_intent(text, timestamptz, text, text, bigint, name, text) FROM PUBLIC;
 
@@ -226,7 +228,7 @@ CREATE FUNCTION @extschema@.okra_ledger_lock_reference(reference text)
 RETURNS void
 LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT pg_advisory_xact_lock(1869312609, hashtext(reference))	-- 'okra'
+	SELECT pg_advisory_xact_lock(hashtextextended(reference, 1869312609))	-- 'okra'
 $$;
 REVOKE ALL ON FUNCTION @extschema@.okra_ledger_lock_reference(text) FROM PUBLIC;
 
@@ -255,8 +257,10 @@ BEGIN
 	ELSIF j.outcome = 'succeeded' THEN
 		RAISE EXCEPTION 'reference "%" already initiated a payment', reference
 			USING ERRCODE = 'OK013',
-				  DETAIL = format('Journal entry %s initiated %s, but the transaction that asked for it rolled back, so the ledger does not have it. Nothing was sent to Okra.',
-								  j.journal_id, coalesce('payment ' || j.created_id, 'a payment')),
+				  DETAIL = format('Journal entry %s initiated %s, but the ledger does not have it (%s). Nothing was sent to Okra.',
+								  j.journal_id, coalesce('payment ' || j.created_id, 'a payment'),
+								  CASE WHEN j.settled_at IS NULL THEN 'the transaction that asked for it rolled back'
+								  ELSE 'a person settled its unknown outcome as succeeded' END),
 				  HINT = 'Find it with okra_customer_payments and add it with okra_track, or use another reference.';
 	END IF;
 	RAISE EXCEPTION 'a payment initiated with reference "%" has an unknown outcome', reference
@@ -284,7 +288,7 @@ BEGIN
 		(payment_id, reference, type, debit_account, credit_account, amount, currency,
 		 schedule_interval, start_date, end_date, ref, wallet_balance, initiated_at,
 		 initiated_by, response)
-	VALUES (coalesce(p ->> 'id', p ->> '_id'), reference,
+	VALUES (lower(coalesce(p ->> '_id', p ->> 'id')), reference,
 			coalesce(request ->> 'type', 'one-time'), request ->> 'account_to_debit',
 			request ->> 'account_to_credit', (request ->> 'amount')::bigint,
 			request ->> 'currency', request #>> '{schedule,interval}',

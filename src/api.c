@@ -29,6 +29,7 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/datetime.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/resowner.h"
@@ -58,7 +59,8 @@ typedef struct OkraCall
 	bool		has_amount;		/* a refund's amount, for the journal */
 	int64		amount;
 	const char *reference;		/* an initiate's reference, for the journal */
-	Datum		created;		/* okra_initiated, once recorded */
+	char	   *created_id;		/* the payment an initiate created, once known */
+	bool		answered;		/* Okra answered success */
 	StringInfoData body;
 	OkraLedgerCall record;
 } OkraCall;
@@ -78,6 +80,7 @@ static void check_can_record(const char *fname);
 static char journal_outcome(const OkraCall *call, int sqlerrcode);
 static void call_okra(OkraCall *call, OkraAnswer *ans);
 static char *created_id_of(const OkraCall *call);
+static bool object_id_lower(char *s);
 static Datum logged_call(FunctionCallInfo fcinfo, OkraCall *call,
 						 OkraCallBody fn);
 static TupleDesc result_tupdesc(FunctionCallInfo fcinfo, int natts);
@@ -89,6 +92,7 @@ static Datum request_send(FunctionCallInfo fcinfo, OkraCall *call);
 static void check_request_endpoint(const char *endpoint);
 static void initiate_body(FunctionCallInfo fcinfo, StringInfo body,
 						  const char **reference);
+static char *iso_date(DateADT d, const char *argname);
 static Datum find_initiation(Oid nsp, const char *reference);
 static Datum initiate_send(FunctionCallInfo fcinfo, OkraCall *call);
 
@@ -101,23 +105,34 @@ char *
 okra_check_object_id(text *arg, const char *argname, const char *what)
 {
 	char	   *s = text_to_cstring(arg);
-	size_t		len = strlen(s);
-	size_t		i;
-	bool		ok = (len == 24);
 
-	for (i = 0; ok && i < len; i++)
-	{
-		if (!isxdigit((unsigned char) s[i]))
-			ok = false;
-	}
-	if (!ok)
+	if (!object_id_lower(s))
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				errmsg("invalid %s: \"%s\"", argname, okra_quote_clip(s)),
 				errdetail("An Okra %s ID is 24 hexadecimal characters.", what));
-	for (i = 0; i < len; i++)
-		s[i] = pg_ascii_tolower((unsigned char) s[i]);
 	return s;
+}
+
+/*
+ * Is s an Okra ObjectID (24 hex digits, any case)?  If so, it is put in
+ * lower case.
+ */
+static bool
+object_id_lower(char *s)
+{
+	size_t		i;
+
+	if (s == NULL || strlen(s) != 24)
+		return false;
+	for (i = 0; i < 24; i++)
+	{
+		if (!isxdigit((unsigned char) s[i]))
+			return false;
+	}
+	for (i = 0; i < 24; i++)
+		s[i] = pg_ascii_tolower((unsigned char) s[i]);
+	return true;
 }
 
 /*
@@ -173,24 +188,25 @@ call_okra(OkraCall *call, OkraAnswer *ans)
 	call->record.http_status = ans->http.status;
 	call->record.finished_at = ans->http.received_at;
 	okra_judge_answer(call->endpoint, ans);
+	call->answered = true;
 }
 
 
 /*
- * The id of what call created, for the journal: its refund's refund_id, or
- * its initiated payment's payment_id (the first column of either); NULL
- * before it is recorded.
+ * The id of what call created, for the journal: an initiated payment's, as
+ * soon as Okra's answer names it, or its refund's refund_id; else NULL.
  */
 static char *
 created_id_of(const OkraCall *call)
 {
-	Datum		row = call->record.refund ? call->record.refund : call->created;
 	bool		isnull;
 	Datum		id;
 
-	if (row == (Datum) 0)
+	if (call->created_id != NULL)
+		return call->created_id;
+	if (call->record.refund == (Datum) 0)
 		return NULL;
-	id = GetAttributeByNum(DatumGetHeapTupleHeader(row), 1, &isnull);
+	id = GetAttributeByNum(DatumGetHeapTupleHeader(call->record.refund), 1, &isnull);
 	return isnull ? NULL : TextDatumGetCString(id);
 }
 
@@ -229,7 +245,7 @@ journal_outcome(const OkraCall *call, int sqlerrcode)
 		sqlerrcode == ERRCODE_OKRA_INVALID_RESPONSE)
 		return 'u';
 	/* Okra answered success, and something after that failed */
-	if (status >= 200 && status < 300)
+	if (call->answered)
 		return 's';
 	/* Okra's own refusals (OK001 to OK009) */
 	if (ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_TO_CATEGORY(ERRCODE_OKRA_OUTCOME_UNKNOWN))
@@ -577,8 +593,17 @@ okra_initiate_payment(PG_FUNCTION_ARGS)
 	check_can_record("okra_initiate_payment");
 	initStringInfo(&call.body);
 	initiate_body(fcinfo, &call.body, &call.reference);
+	call.has_amount = true;
+	call.amount = PG_GETARG_INT64(1);
 
 	okra_journal_require(call.endpoint);
+	/* once per reference holds only if the journal keeps the reference */
+	if (call.reference != NULL && !okra_journal_enabled())
+		ereport(ERROR,
+				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				errmsg("okra_initiate_payment with a reference cannot be journaled"),
+				errdetail("A reference makes a payment once only because the journal keeps it, and okra.allow_unjournaled lets this call go without the journal. Nothing was sent to Okra."),
+				errhint("Preload okra and let its worker run, or initiate without a reference."));
 	okra_contract_check_version();
 	if (call.reference != NULL &&
 		(replay = find_initiation(okra_ledger_schema(fcinfo), call.reference)) != (Datum) 0)
@@ -604,13 +629,20 @@ initiate_body(FunctionCallInfo fcinfo, StringInfo body, const char **reference)
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				errmsg("account_to_debit must not be null"));
-	if (PG_ARGISNULL(1) || (amount = PG_GETARG_INT64(1)) <= 0)
+	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				errmsg("invalid amount: %s",
-					   PG_ARGISNULL(1) ? "NULL" : psprintf(INT64_FORMAT, PG_GETARG_INT64(1))),
+				errmsg("amount must not be null"));
+	if ((amount = PG_GETARG_INT64(1)) <= 0)
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("invalid amount: " INT64_FORMAT, amount),
 				errdetail("The amount is in kobo and must be positive."));
-	currency = PG_ARGISNULL(2) ? "NULL" : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("currency must not be null"));
+	currency = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	if (strcmp(currency, "NGN") != 0)
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -665,8 +697,8 @@ initiate_body(FunctionCallInfo fcinfo, StringInfo body, const char **reference)
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				errmsg("invalid schedule: start_date %s is after end_date %s",
-					   DatumGetCString(DirectFunctionCall1(date_out, PG_GETARG_DATUM(6))),
-					   DatumGetCString(DirectFunctionCall1(date_out, PG_GETARG_DATUM(7)))));
+					   iso_date(PG_GETARG_DATEADT(6), "start_date"),
+					   iso_date(PG_GETARG_DATEADT(7), "end_date")));
 	if (interval != NULL)
 	{
 		appendStringInfoString(body, ",\"type\":\"recurring\",\"schedule\":{\"interval\":");
@@ -676,11 +708,36 @@ initiate_body(FunctionCallInfo fcinfo, StringInfo body, const char **reference)
 			if (PG_ARGISNULL(i))
 				continue;
 			appendStringInfoString(body, i == 6 ? ",\"startDate\":" : ",\"endDate\":");
-			escape_json(body, DatumGetCString(DirectFunctionCall1(date_out, PG_GETARG_DATUM(i))));
+			escape_json(body, iso_date(PG_GETARG_DATEADT(i), i == 6 ? "start_date" : "end_date"));
 		}
 		appendStringInfoChar(body, '}');
 	}
 	appendStringInfoChar(body, '}');
+}
+
+/*
+ * A date as Okra takes it, YYYY-MM-DD, whatever DateStyle says; 22023 for
+ * one it cannot take (infinite, or before year 1).
+ */
+static char *
+iso_date(DateADT d, const char *argname)
+{
+	int			year;
+	int			month;
+	int			day;
+
+	if (DATE_NOT_FINITE(d))
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("invalid %s: %s", argname, d < 0 ? "-infinity" : "infinity"),
+				errdetail("A schedule's dates are days of the calendar."));
+	j2date(d + POSTGRES_EPOCH_JDATE, &year, &month, &day);
+	if (year < 1 || year > 9999)
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("invalid %s: year %d", argname, year),
+				errdetail("A schedule's dates are in the years 1 to 9999."));
+	return psprintf("%04d-%02d-%02d", year, month, day);
 }
 
 /*
@@ -725,6 +782,13 @@ initiate_send(FunctionCallInfo fcinfo, OkraCall *call)
 	if (!okra_json_payment(ans.doc, keys, &f, &why))
 		okra_error_invalid_response(call->endpoint, ans.http.status,
 									"unexpected shape", why);
+	/* from here on, the journal knows the payment, whatever fails next */
+	if (!object_id_lower(f.payment_id))
+		okra_error_invalid_response(call->endpoint, ans.http.status,
+									"unexpected shape",
+									psprintf("The new payment's id \"%s\" is not an ObjectID.",
+											 okra_quote_clip(f.payment_id)));
+	call->created_id = f.payment_id;
 	call->record.response = okra_response_jsonb(call->endpoint, &ans);
 	okra_json_free(ans.doc);
 	(void) okra_ledger_record(fcinfo, &call->record);
@@ -736,7 +800,6 @@ initiate_send(FunctionCallInfo fcinfo, OkraCall *call)
 	args[3] = DirectFunctionCall1(namein,
 								  CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
 	args[4] = TimestampTzGetDatum(call->record.finished_at);
-	call->created = okra_ledger_call(fcinfo, "okra_ledger_initiation_record", 5,
-									 args, nulls, &isnull);
-	return call->created;
+	return okra_ledger_call(fcinfo, "okra_ledger_initiation_record", 5, args,
+							nulls, &isnull);
 }

@@ -88,7 +88,7 @@ static void post_outcome(char outcome, int sqlerrcode, long http_status,
 						 const char *created_id, const char *message);
 static void journal_at_exit(int code, Datum arg);
 static bool write_msg(Oid nsp, const OkraJournalMsg *m);
-static void journal_flush(void);
+static bool journal_flush(void);
 
 PG_FUNCTION_INFO_V1(okra_journal_flush);
 
@@ -510,20 +510,19 @@ journal_at_exit(int code, Datum arg)
  * Wait (up to OKRA_JOURNAL_WAIT_MS) until everything put in this
  * database's journal so far is written.
  */
-static void
+static bool
 journal_flush(void)
 {
 	uint64		last;
 	int			i;
 
 	if (!okra_journal_enabled())
-		return;
+		return true;
 	SpinLockAcquire(&okra_shared->mutex);
 	i = slot_of_locked(MyDatabaseId);
 	last = i >= 0 ? okra_shared->db[i].head : 0;
 	SpinLockRelease(&okra_shared->mutex);
-	if (last > 0)
-		(void) wait_written(last - 1, OKRA_JOURNAL_WAIT_MS);
+	return last == 0 || wait_written(last - 1, OKRA_JOURNAL_WAIT_MS);
 }
 
 /*
@@ -533,7 +532,7 @@ journal_flush(void)
 void
 okra_journal_wait(void)
 {
-	journal_flush();
+	(void) journal_flush();
 }
 
 /*
@@ -543,7 +542,14 @@ okra_journal_wait(void)
 Datum
 okra_journal_flush(PG_FUNCTION_ARGS)
 {
-	journal_flush();
+	/* a person must not settle a call whose own outcome is still coming */
+	if (!journal_flush())
+		ereport(ERROR,
+				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				errmsg("the okra journal of this database was not written within %d ms",
+					   OKRA_JOURNAL_WAIT_MS),
+				errdetail("Outcomes of calls may still be on their way to okra_journal."),
+				errhint("Check that the okra worker of this database runs (okra_outbox_health()), then try again."));
 	PG_RETURN_VOID();
 }
 
@@ -561,7 +567,7 @@ okra_journal_check_unsettled(Oid nsp, const char *payment_id)
 	bool		isnull;
 	Datum		id;
 
-	journal_flush();
+	(void) journal_flush();
 	PushActiveSnapshot(GetLatestSnapshot());
 	id = okra_ledger_call_in(nsp, "okra_journal_unsettled", 1, &arg, &argnull,
 							 &isnull);

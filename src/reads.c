@@ -36,6 +36,9 @@
 /* Largest page okra asks for (okra-sandbox takes more as 100) */
 #define OKRA_PAGE_MAX	100
 
+/* Most pages read: a list that never ends is an error */
+#define OKRA_PAGES_MAX	100000
+
 /* A list being read */
 typedef struct PageReader
 {
@@ -89,6 +92,7 @@ read_list(FunctionCallInfo fcinfo, const char *endpoint, int size_arg,
 	OkraPaymentFields f;
 	char	   *item;
 	char	   *why;
+	Datum		json;
 	Datum		row;
 
 	if (SRF_IS_FIRSTCALL())
@@ -108,19 +112,19 @@ read_list(FunctionCallInfo fcinfo, const char *endpoint, int size_arg,
 			r->customer_id = okra_check_object_id(PG_GETARG_TEXT_PP(0),
 												  "customer_id", "customer");
 		}
-		if (PG_ARGISNULL(size_arg) || PG_GETARG_INT32(size_arg) < 1 ||
-			PG_GETARG_INT32(size_arg) > OKRA_PAGE_MAX)
+		if (PG_ARGISNULL(size_arg))
 			ereport(ERROR,
 					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					errmsg("invalid page_size: %s",
-						   PG_ARGISNULL(size_arg) ? "NULL" :
-						   psprintf("%d", PG_GETARG_INT32(size_arg))),
-					errdetail("page_size is from 1 to %d.", OKRA_PAGE_MAX));
+					errmsg("page_size must not be null"));
 		r->page_size = PG_GETARG_INT32(size_arg);
+		if (r->page_size < 1 || r->page_size > OKRA_PAGE_MAX)
+			ereport(ERROR,
+					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					errmsg("invalid page_size: %d", r->page_size),
+					errdetail("page_size is from 1 to %d.", OKRA_PAGE_MAX));
 		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE ||
 			tupdesc->natts != OKRA_PAYMENT_NATTS)
-			elog(ERROR, "okra_payment has %d columns, expected %d",
-				 tupdesc->natts, OKRA_PAYMENT_NATTS);
+			elog(ERROR, "okra_payment does not have %d columns", OKRA_PAYMENT_NATTS);
 		fctx->tuple_desc = BlessTupleDesc(tupdesc);
 		fctx->user_fctx = r;
 		MemoryContextSwitchTo(old);
@@ -141,9 +145,11 @@ read_list(FunctionCallInfo fcinfo, const char *endpoint, int size_arg,
 	if (!okra_json_page_payment(r->ans.doc, "payments", r->next, &f, &item, &why))
 		okra_error_invalid_response(r->endpoint, r->ans.http.status,
 									"unexpected shape", why);
+	if (!okra_safe_input(jsonb_in, item, InvalidOid, &json))
+		okra_error_invalid_response(r->endpoint, r->ans.http.status,
+									"the body has characters the database encoding cannot hold", NULL);
 	r->next++;
-	row = okra_payment_tuple(fctx->tuple_desc, &f, r->ans.http.received_at,
-							 DirectFunctionCall1(jsonb_in, CStringGetDatum(item)));
+	row = okra_payment_tuple(fctx->tuple_desc, &f, r->ans.http.received_at, json);
 	SRF_RETURN_NEXT(fctx, row);
 }
 
@@ -181,4 +187,10 @@ fetch_page(PageReader *r, int page)
 	r->next = 0;
 	if (r->nitems == 0)
 		r->has_next = false;
+	else if (page >= OKRA_PAGES_MAX && r->has_next)
+		ereport(ERROR,
+				errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				errmsg("Okra API list \"%s\" has more than %d pages", r->endpoint,
+					   OKRA_PAGES_MAX),
+				errhint("Use a larger page_size, or a LIMIT."));
 }

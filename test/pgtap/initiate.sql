@@ -9,23 +9,18 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS okra;
 \ir helpers.psql
-SELECT plan(43);
+SELECT plan(48);
 
 \set acct 64d0000000000000000000a1
 \set acct2 64d0000000000000000000a2
--- initiate requests the sandbox has answered, from its counters
-CREATE FUNCTION pg_temp.initiates() RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE
-	c jsonb;
-BEGIN
-	c := (SELECT okra_request('pay/list', '{"limit": 1}') -> 'data' -> 'pagination' -> 'totalDocs');
-	RETURN c::bigint;
-END $$;
+-- pay/initiate requests the sandbox has answered, from its counters
+CREATE FUNCTION pg_temp.initiates(counters jsonb) RETURNS bigint LANGUAGE sql AS $$
+	SELECT coalesce(sum(value::bigint), 0) FROM jsonb_each_text(counters #> '{requests,/v2/pay/initiate}') $$;
 
 --
 -- one-time, no reference
 --
-SELECT pg_temp.initiates() AS before \gset
+\set before `ctl GET counters`
 CREATE TEMP TABLE i1 AS SELECT * FROM okra_initiate_payment(:'acct', 25000);
 SELECT is((SELECT row(status, amount, currency, debit_account, credit_account, reference, replayed) FROM i1),
 	row('initialize'::text, 25000::bigint, 'NGN'::text, :'acct'::text, NULL::text, NULL::text, false),
@@ -33,7 +28,8 @@ SELECT is((SELECT row(status, amount, currency, debit_account, credit_account, r
 SELECT ok((SELECT payment_id ~ '^[0-9a-f]{24}$' AND ref IS NOT NULL AND wallet_balance IS NOT NULL FROM i1),
 	'its id, Okra''s ref and the wallet balance');
 SELECT is((SELECT response #>> '{data,payment,id}' FROM i1), (SELECT payment_id FROM i1), 'response is the whole body');
-SELECT is(pg_temp.initiates() - :before, 1::bigint, 'one payment at Okra');
+\set after `ctl GET counters`
+SELECT is(pg_temp.initiates(:'after') - pg_temp.initiates(:'before'), 1::bigint, 'one payment at Okra');
 SELECT is((SELECT row(status, amount, customer_id IS NOT NULL,
 					  next_check_at BETWEEN now() AND clock_timestamp() + interval '1 minute')
 			 FROM okra_payments WHERE payment_id = (SELECT payment_id FROM i1)),
@@ -63,13 +59,16 @@ SELECT is((SELECT type FROM okra_initiations WHERE payment_id = :'weekly'), 'rec
 --
 -- bad input: 22023, nothing sent
 --
-SELECT pg_temp.initiates() AS before \gset
+\set before `ctl GET counters`
 SELECT is((pg_temp.err($$SELECT okra_initiate_payment(NULL, 100)$$)).message, 'account_to_debit must not be null', 'no account');
 SELECT is((pg_temp.err($$SELECT okra_initiate_payment('nope', 100)$$)).message, 'invalid account_to_debit: "nope"', 'a malformed account');
 SELECT is((pg_temp.err(format('SELECT okra_initiate_payment(%L, 0)', :'acct'))).message, 'invalid amount: 0', 'amount 0');
 SELECT is((pg_temp.err(format('SELECT okra_initiate_payment(%L, -5)', :'acct'))).detail,
 	'The amount is in kobo and must be positive.', 'a negative amount');
-SELECT is((pg_temp.err(format('SELECT okra_initiate_payment(%L, NULL)', :'acct'))).message, 'invalid amount: NULL', 'no amount');
+SELECT is((pg_temp.err(format('SELECT okra_initiate_payment(%L, NULL)', :'acct'))).message, 'amount must not be null', 'no amount');
+SELECT is((pg_temp.err(format('SELECT okra_initiate_payment(%L, 100, NULL)', :'acct'))).message, 'currency must not be null', 'no currency');
+SELECT is((pg_temp.err(format('SELECT okra_initiate_payment(%L, 100, schedule_interval => %L, end_date => %L)', :'acct', 'monthly', 'infinity'))).message,
+	'invalid end_date: infinity', 'an infinite date');
 SELECT is(e.message || ' / ' || e.detail, 'invalid currency: "USD" / Okra takes payments in NGN only.', 'another currency')
   FROM pg_temp.err(format('SELECT okra_initiate_payment(%L, 100, %L)', :'acct', 'USD')) AS e;
 SELECT is((pg_temp.err(format('SELECT okra_initiate_payment(%L, 100, %L, %L)', :'acct', 'NGN', 'x'))).message,
@@ -87,20 +86,22 @@ SELECT is((pg_temp.err(format('SELECT okra_initiate_payment(%L, 100, start_date 
 SELECT is((pg_temp.err(format('SELECT okra_initiate_payment(%L, 100, schedule_interval => %L, start_date => %L, end_date => %L)',
 		:'acct', 'monthly', '2027-06-30', '2027-01-01'))).message,
 	'invalid schedule: start_date 2027-06-30 is after end_date 2027-01-01', 'dates in the wrong order');
-SELECT is(pg_temp.initiates(), :'before'::bigint, 'none of them reached Okra');
+\set after `ctl GET counters`
+SELECT is(pg_temp.initiates(:'after'), pg_temp.initiates(:'before'), 'none of them reached Okra');
 
 --
 -- the reference: once per reference
 --
 CREATE TEMP TABLE r1 AS SELECT * FROM okra_initiate_payment(:'acct', 9900, reference => 'order-1001');
 SELECT is((SELECT row(reference, replayed) FROM r1), row('order-1001'::text, false), 'first call with a reference: sent');
-SELECT pg_temp.initiates() AS before \gset
+\set before `ctl GET counters`
 CREATE TEMP TABLE r2 AS SELECT * FROM okra_initiate_payment(:'acct', 9900, reference => 'order-1001');
 SELECT is((SELECT row(payment_id, replayed) FROM r2), (SELECT row(payment_id, true) FROM r1),
 	'the same reference again: the first payment, replayed');
 SELECT is((SELECT amount FROM okra_initiate_payment(:'acct2', 1, reference => 'order-1001')), 9900::bigint,
 	'whatever else the call says: the reference is the order');
-SELECT is(pg_temp.initiates(), :'before'::bigint, 'and nothing more reached Okra');
+\set after `ctl GET counters`
+SELECT is(pg_temp.initiates(:'after'), pg_temp.initiates(:'before'), 'and nothing more reached Okra');
 SELECT is((SELECT count(*) FROM okra_initiations WHERE reference = 'order-1001'), 1::bigint, 'one initiation');
 
 -- the caller rolls back after Okra answered: the journal keeps the reference
@@ -109,26 +110,28 @@ SELECT payment_id AS rolled_back FROM okra_initiate_payment(:'acct', 4400, refer
 ROLLBACK TO SAVEPOINT rb;
 SELECT is((SELECT count(*) FROM okra_initiations WHERE reference = 'order-rb'), 0::bigint,
 	'a rollback takes the initiation away');
-SELECT pg_temp.initiates() AS before \gset
+\set before `ctl GET counters`
 SELECT is(e.state || ' ' || e.message || ' / ' || e.detail, 'OK013 reference "order-rb" already initiated a payment / '
-	|| format('Journal entry %s initiated payment %s, but the transaction that asked for it rolled back, so the ledger does not have it. Nothing was sent to Okra.',
+	|| format('Journal entry %s initiated payment %s, but the ledger does not have it (the transaction that asked for it rolled back). Nothing was sent to Okra.',
 			  (SELECT journal_id FROM okra_journal WHERE reference = 'order-rb'), :'rolled_back'),
 	'but not the journal''s entry: the reference is refused (OK013), naming the payment')
   FROM pg_temp.err(format('SELECT okra_initiate_payment(%L, 4400, reference => %L)', :'acct', 'order-rb')) AS e;
-SELECT is(pg_temp.initiates(), :'before'::bigint, 'and nothing was sent');
+\set after `ctl GET counters`
+SELECT is(pg_temp.initiates(:'after'), pg_temp.initiates(:'before'), 'and nothing was sent');
 
 -- the answer is lost: unknown, and the reference waits for a person
 \! ctl POST faults '{"kind": "after_drop", "route": "pay/initiate"}' >/dev/null
 SELECT is((pg_temp.err(format('SELECT okra_initiate_payment(%L, 3300, reference => %L)', :'acct', 'order-lost'))).state,
 	'OK010', 'an initiate whose answer is lost: OK010');
-SELECT pg_temp.initiates() AS before \gset
+\set before `ctl GET counters`
 SELECT okra_journal_flush();
 SELECT journal_id AS lost FROM okra_journal WHERE reference = 'order-lost' \gset
 SELECT is(e.state || ' ' || e.message || ' / ' || e.hint, 'OK012 a payment initiated with reference "order-lost" has an unknown outcome / '
 	|| format('Check with Okra (okra_customer_payments), then settle it with okra_journal_resolve(%s, ''succeeded'') or okra_journal_resolve(%s, ''failed'').', :lost, :lost),
 	'the same reference: refused (OK012), it may have happened')
   FROM pg_temp.err(format('SELECT okra_initiate_payment(%L, 3300, reference => %L)', :'acct', 'order-lost')) AS e;
-SELECT is(pg_temp.initiates(), :'before'::bigint, 'and nothing was sent');
+\set after `ctl GET counters`
+SELECT is(pg_temp.initiates(:'after'), pg_temp.initiates(:'before'), 'and nothing was sent');
 SELECT lives_ok(format('SELECT okra_journal_resolve(%s, %L)', :lost, 'succeeded'), 'a person settles it: it happened');
 SELECT is((pg_temp.err(format('SELECT okra_initiate_payment(%L, 3300, reference => %L)', :'acct', 'order-lost'))).state,
 	'OK013', 'then the reference is used (OK013)');
@@ -139,11 +142,26 @@ SELECT is((pg_temp.err(format('SELECT okra_initiate_payment(%L, 3300, reference 
 SELECT is((SELECT replayed FROM okra_initiate_payment(:'acct', 3300, reference => 'order-400')), false,
 	'the same reference may then be sent again');
 
+-- dates go to Okra as YYYY-MM-DD whatever DateStyle says
+SAVEPOINT ds;
+SET LOCAL DateStyle = 'SQL, DMY';
+SELECT (okra_initiate_payment(:'acct', 100, schedule_interval => 'monthly', start_date => '2027-01-06'))
+	   .response #>> '{data,payment,schedule,startDate}' AS sent_date \gset
+ROLLBACK TO SAVEPOINT ds;
+SELECT is(:'sent_date'::text, '2027-01-06', 'a start date under DateStyle SQL, DMY goes as 2027-01-06');
+-- an answer that says error with HTTP 200 is a refusal: the reference stays free
+\! ctl POST faults '{"kind": "status", "status": 200, "body": "{\"status\": \"error\", \"message\": \"Account not eligible.\"}", "route": "pay/initiate"}' >/dev/null
+SELECT is((pg_temp.err(format('SELECT okra_initiate_payment(%L, 3300, reference => %L)', :'acct', 'order-200'))).state,
+	'OK009', 'Okra refuses with HTTP 200: OK009');
+SELECT is((SELECT replayed FROM okra_initiate_payment(:'acct', 3300, reference => 'order-200')), false,
+	'and the reference may be sent again');
+
 -- where the ledger cannot be written: 25006, nothing sent
 SAVEPOINT ro;
 SET LOCAL transaction_read_only = on;
-SELECT is((pg_temp.err(format('SELECT okra_initiate_payment(%L, 100)', :'acct'))).state, '25006', 'read-only: 25006');
+SELECT (pg_temp.err(format('SELECT okra_initiate_payment(%L, 100)', :'acct'))).state AS ro_state \gset
 ROLLBACK TO SAVEPOINT ro;
+SELECT is(:'ro_state'::text, '25006', 'read-only: 25006');
 
 SELECT is((SELECT count(*) FROM information_schema.routine_privileges
 			WHERE routine_name = 'okra_initiate_payment' AND grantee = 'PUBLIC'), 0::bigint,

@@ -44,6 +44,12 @@ check "an ordinary role cannot set okra.allow_unjournaled, before or after the l
 out=$(p -c "SET okra.allow_unjournaled = on" -c "SELECT amount FROM okra_refund('$pay', 100)")
 check "a superuser's okra.allow_unjournaled lets the refund go, once ($out)" \
 	'[ "$out" = 100 ] && [ "$(requests pay/refund)" = 1 ]'
+out=$(p -v VERBOSITY=sqlstate -c "SET okra.allow_unjournaled = on" \
+	-c "SELECT okra_initiate_payment('64d0000000000000000000c1', 100, reference => 'order-unjournaled')" 2>&1)
+check "but never an initiate with a reference: only the journal makes it once ($out)" \
+	'[ "$out" = "ERROR:  55000" ] && [ "$(requests pay/initiate)" = 0 ]'
+out=$(p -c "SET okra.allow_unjournaled = on" -c "SELECT amount FROM okra_initiate_payment('64d0000000000000000000c1', 100)")
+check "without a reference it goes ($out)" '[ "$out" = 100 ] && [ "$(requests pay/initiate)" = 1 ]'
 
 echo "$fails failed"
 [ "$fails" -eq 0 ]

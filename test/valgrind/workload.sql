@@ -78,6 +78,24 @@ SELECT pg_temp.vg_loop('ok refund', '00000', :n,
 SELECT pg_temp.vg_loop('ok initiate+cancel', '00000', :n / 2,
 	$q$SELECT okra_cancel(okra_request('pay/initiate', '{"account_to_debit": "64b0000000000000000000a1", "amount": 100, "currency": "NGN"}') #>> '{data,payment,id}')$q$);
 
+SELECT pg_temp.vg_loop('ok initiate with a reference, then its replay', '00000', :n / 2,
+	$q$SELECT (okra_initiate_payment('64b0000000000000000000a2', 100, reference => 'vg-$i')).replayed
+		   = (okra_initiate_payment('64b0000000000000000000a2', 100, reference => 'vg-$i')).replayed$q$);
+SELECT pg_temp.vg_loop('ok recurring initiate', '00000', :n / 4,
+	$q$SELECT okra_initiate_payment('64b0000000000000000000a2', 100, schedule_interval => 'monthly',
+								   start_date => '2027-01-01', end_date => '2027-02-01')$q$);
+SELECT pg_temp.vg_loop('ok get payment', '00000', :n,
+	$q$SELECT okra_get_payment('64a000000000000000000001')$q$);
+SELECT pg_temp.vg_loop('ok lists, walked to the end and abandoned mid-page', '00000', :n / 4,
+	$q$SELECT (SELECT count(*) FROM okra_list_payments(7)) + (SELECT count(*) FROM (SELECT okra_list_payments(3) LIMIT 4) s)
+			+ (SELECT count(*) FROM okra_customer_payments('64c00000000000000000000a', 1))$q$);
+SELECT pg_temp.vg_loop('22023 initiate inputs', '22023', :n, $q$SELECT CASE $i % 4
+	WHEN 0 THEN okra_initiate_payment('64b0000000000000000000a2', 0)
+	WHEN 1 THEN okra_initiate_payment('64b0000000000000000000a2', 1, 'USD')
+	WHEN 2 THEN okra_initiate_payment('64b0000000000000000000a2', 1, reference => '')
+	ELSE okra_initiate_payment('64b0000000000000000000a2', 1, schedule_interval => 'monthly',
+							   start_date => '2027-02-01', end_date => '2027-01-01') END$q$);
+
 ---------------------------------------------------------------- 22023: inputs, nothing sent
 SELECT pg_temp.vg_loop('22023 inputs', '22023', :n, $q$SELECT CASE $i % 8
 	WHEN 0 THEN okra_verify('xyz')::text
