@@ -508,7 +508,7 @@ journal_at_exit(int code, Datum arg)
 
 /*
  * Wait (up to OKRA_JOURNAL_WAIT_MS) until everything put in this
- * database's journal so far is written.
+ * database's journal so far is written; false if it was not by then.
  */
 static bool
 journal_flush(void)

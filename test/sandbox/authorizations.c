@@ -57,12 +57,7 @@ int auth_from_fields(json_object *o, struct authorization **out, char *err,
 	bool has_id, present;
 	int key, env;
 	json_object *v;
-	if (!json_object_is_type(o, json_type_object)) {
-		snprintf(err, errlen, "%s", msg(MSG_CTL_BAD_JSON));
-		return -1;
-	}
-	if (spec_id(o, id, &has_id, err, errlen) < 0 ||
-	    spec_key_env(o, &key, &env, err, errlen) < 0)
+	if (spec_head(o, id, &has_id, &key, &env, err, errlen) < 0)
 		return -1;
 	if (has_id && auth_find(id)) {
 		snprintf(err, errlen, "%s", msg(MSG_CTL_DUP_OBJECT));

@@ -407,6 +407,23 @@ int spec_id(json_object *o, char out[OID_LEN + 1], bool *given, char *err,
 	return 0;
 }
 
+/*
+ * The start of every seeded or control-made object: o is an object, with
+ * an optional id, key and env.
+ */
+int spec_head(json_object *o, char id[OID_LEN + 1], bool *has_id, int *key,
+	      int *env, char *err, size_t errlen)
+{
+	if (!json_object_is_type(o, json_type_object)) {
+		snprintf(err, errlen, "%s", msg(MSG_CTL_BAD_JSON));
+		return -1;
+	}
+	if (spec_id(o, id, has_id, err, errlen) < 0 ||
+	    spec_key_env(o, key, env, err, errlen) < 0)
+		return -1;
+	return 0;
+}
+
 /* Reads a payment spec; the strings point into o. */
 int pay_spec_parse(json_object *o, bool need_amount, struct pay_spec *s,
 		   char *err, size_t errlen)

@@ -171,12 +171,7 @@ int payout_from_fields(json_object *o, char *err, size_t errlen)
 	char id[OID_LEN + 1];
 	bool has_id, present;
 	int key, env;
-	if (!json_object_is_type(o, json_type_object)) {
-		snprintf(err, errlen, "%s", msg(MSG_CTL_BAD_JSON));
-		return -1;
-	}
-	if (spec_id(o, id, &has_id, err, errlen) < 0 ||
-	    spec_key_env(o, &key, &env, err, errlen) < 0)
+	if (spec_head(o, id, &has_id, &key, &env, err, errlen) < 0)
 		return -1;
 	if (has_id && payout_find(id)) {
 		snprintf(err, errlen, "%s", msg(MSG_CTL_DUP_OBJECT));

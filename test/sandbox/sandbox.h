@@ -353,6 +353,8 @@ int spec_key_env(json_object *o, int *key, int *env, char *err,
 /* "id" of a control body or seed entry: *given false when absent */
 int spec_id(json_object *o, char out[OID_LEN + 1], bool *given, char *err,
 	    size_t errlen);
+int spec_head(json_object *o, char id[OID_LEN + 1], bool *has_id, int *key,
+	      int *env, char *err, size_t errlen);
 bool status_word(const char *s);	/* [a-z_]+, shorter than MAX_STATUS */
 /* "Invalid or missing <field>." into err; returns -1 */
 int spec_bad(char *err, size_t errlen, const char *field);
