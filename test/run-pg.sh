@@ -20,27 +20,27 @@ trap cleanup EXIT
 okra_test_fixtures "$work" || { echo "RESULT suite=setup passed=0 failed=1"; exit 1; }
 okra_configure "http://127.0.0.1:$SB/v2" "$work/okra.key" || { echo "RESULT suite=setup passed=0 failed=1"; exit 1; }
 
+# pg_regress_suite NAME TARGET DIFFS: run make TARGET (pg_regress or the
+# isolation tester), print its output (and DIFFS when it failed) and one
+# RESULT line for suite NAME
+pg_regress_suite() {
+	local name=$1 target=$2 diffs=$3 rc=0 passed failed
+	make -s "$target" >"$work/$name.out" 2>&1 || rc=1
+	cat "$work/$name.out"
+	passed=$(grep -cE '^(ok [0-9]+|test .*\.\.\. ok)' "$work/$name.out")
+	failed=$(grep -cE '^(not ok [0-9]+|test .*\.\.\. FAILED)' "$work/$name.out")
+	if [ $rc -ne 0 ]; then
+		[ -f "$diffs" ] && cat "$diffs"
+		[ "$failed" -eq 0 ] && failed=1
+	fi
+	echo "RESULT suite=$name passed=$passed failed=$failed"
+}
+
 echo "-- pg_regress"
-if make -s regresscheck >"$work/regress.out" 2>&1; then rc=0; else rc=1; fi
-cat "$work/regress.out"
-passed=$(grep -cE '^(ok [0-9]+|test .*\.\.\. ok)' "$work/regress.out")
-failed=$(grep -cE '^(not ok [0-9]+|test .*\.\.\. FAILED)' "$work/regress.out")
-if [ $rc -ne 0 ]; then
-	[ -f regression.diffs ] && cat regression.diffs
-	[ "$failed" -eq 0 ] && failed=1
-fi
-echo "RESULT suite=regress passed=$passed failed=$failed"
+pg_regress_suite regress regresscheck regression.diffs
 
 echo "-- isolation specs"
-if make -s isolationcheck >"$work/isolation.out" 2>&1; then rc=0; else rc=1; fi
-cat "$work/isolation.out"
-passed=$(grep -cE '^(ok [0-9]+|test .*\.\.\. ok)' "$work/isolation.out")
-failed=$(grep -cE '^(not ok [0-9]+|test .*\.\.\. FAILED)' "$work/isolation.out")
-if [ $rc -ne 0 ]; then
-	[ -f output_iso/regression.diffs ] && cat output_iso/regression.diffs
-	[ "$failed" -eq 0 ] && failed=1
-fi
-echo "RESULT suite=isolation passed=$passed failed=$failed"
+pg_regress_suite isolation isolationcheck output_iso/regression.diffs
 # its database's okra worker would take one of max_worker_processes' places,
 # which pg_cron's jobs need (test/scripts/cron.sh)
 dropdb --if-exists isolation_regression

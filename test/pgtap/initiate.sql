@@ -13,9 +13,6 @@ SELECT plan(48);
 
 \set acct 64d0000000000000000000a1
 \set acct2 64d0000000000000000000a2
--- pay/initiate requests the sandbox has answered, from its counters
-CREATE FUNCTION pg_temp.initiates(counters jsonb) RETURNS bigint LANGUAGE sql AS $$
-	SELECT coalesce(sum(value::bigint), 0) FROM jsonb_each_text(counters #> '{requests,/v2/pay/initiate}') $$;
 
 --
 -- one-time, no reference
@@ -29,7 +26,7 @@ SELECT ok((SELECT payment_id ~ '^[0-9a-f]{24}$' AND ref IS NOT NULL AND wallet_b
 	'its id, Okra''s ref and the wallet balance');
 SELECT is((SELECT response #>> '{data,payment,id}' FROM i1), (SELECT payment_id FROM i1), 'response is the whole body');
 \set after `ctl GET counters`
-SELECT is(pg_temp.initiates(:'after') - pg_temp.initiates(:'before'), 1::bigint, 'one payment at Okra');
+SELECT is(pg_temp.requests(:'after', 'pay/initiate') - pg_temp.requests(:'before', 'pay/initiate'), 1::bigint, 'one payment at Okra');
 SELECT is((SELECT row(status, amount, customer_id IS NOT NULL,
 					  next_check_at BETWEEN now() AND clock_timestamp() + interval '1 minute')
 			 FROM okra_payments WHERE payment_id = (SELECT payment_id FROM i1)),
@@ -87,7 +84,7 @@ SELECT is((pg_temp.err(format('SELECT okra_initiate_payment(%L, 100, schedule_in
 		:'acct', 'monthly', '2027-06-30', '2027-01-01'))).message,
 	'invalid schedule: start_date 2027-06-30 is after end_date 2027-01-01', 'dates in the wrong order');
 \set after `ctl GET counters`
-SELECT is(pg_temp.initiates(:'after'), pg_temp.initiates(:'before'), 'none of them reached Okra');
+SELECT is(pg_temp.requests(:'after', 'pay/initiate'), pg_temp.requests(:'before', 'pay/initiate'), 'none of them reached Okra');
 
 --
 -- the reference: once per reference
@@ -101,7 +98,7 @@ SELECT is((SELECT row(payment_id, replayed) FROM r2), (SELECT row(payment_id, tr
 SELECT is((SELECT amount FROM okra_initiate_payment(:'acct2', 1, reference => 'order-1001')), 9900::bigint,
 	'whatever else the call says: the reference is the order');
 \set after `ctl GET counters`
-SELECT is(pg_temp.initiates(:'after'), pg_temp.initiates(:'before'), 'and nothing more reached Okra');
+SELECT is(pg_temp.requests(:'after', 'pay/initiate'), pg_temp.requests(:'before', 'pay/initiate'), 'and nothing more reached Okra');
 SELECT is((SELECT count(*) FROM okra_initiations WHERE reference = 'order-1001'), 1::bigint, 'one initiation');
 
 -- the caller rolls back after Okra answered: the journal keeps the reference
@@ -117,7 +114,7 @@ SELECT is(e.state || ' ' || e.message || ' / ' || e.detail, 'OK013 reference "or
 	'but not the journal''s entry: the reference is refused (OK013), naming the payment')
   FROM pg_temp.err(format('SELECT okra_initiate_payment(%L, 4400, reference => %L)', :'acct', 'order-rb')) AS e;
 \set after `ctl GET counters`
-SELECT is(pg_temp.initiates(:'after'), pg_temp.initiates(:'before'), 'and nothing was sent');
+SELECT is(pg_temp.requests(:'after', 'pay/initiate'), pg_temp.requests(:'before', 'pay/initiate'), 'and nothing was sent');
 
 -- the answer is lost: unknown, and the reference waits for a person
 \! ctl POST faults '{"kind": "after_drop", "route": "pay/initiate"}' >/dev/null
@@ -131,7 +128,7 @@ SELECT is(e.state || ' ' || e.message || ' / ' || e.hint, 'OK012 a payment initi
 	'the same reference: refused (OK012), it may have happened')
   FROM pg_temp.err(format('SELECT okra_initiate_payment(%L, 3300, reference => %L)', :'acct', 'order-lost')) AS e;
 \set after `ctl GET counters`
-SELECT is(pg_temp.initiates(:'after'), pg_temp.initiates(:'before'), 'and nothing was sent');
+SELECT is(pg_temp.requests(:'after', 'pay/initiate'), pg_temp.requests(:'before', 'pay/initiate'), 'and nothing was sent');
 SELECT lives_ok(format('SELECT okra_journal_resolve(%s, %L)', :lost, 'succeeded'), 'a person settles it: it happened');
 SELECT is((pg_temp.err(format('SELECT okra_initiate_payment(%L, 3300, reference => %L)', :'acct', 'order-lost'))).state,
 	'OK013', 'then the reference is used (OK013)');

@@ -10,9 +10,6 @@ CREATE EXTENSION IF NOT EXISTS okra;
 \ir helpers.psql
 SELECT plan(24);
 
--- requests to pay/list the sandbox has answered, from its counters
-CREATE FUNCTION pg_temp.list_requests(counters jsonb) RETURNS bigint LANGUAGE sql AS $$
-	SELECT coalesce(sum(value::bigint), 0) FROM jsonb_each_text(counters #> '{requests,/v2/pay/list}') $$;
 
 --
 -- okra_get_payment
@@ -50,10 +47,10 @@ SELECT is((SELECT response ->> 'id' FROM okra_list_payments(3) LIMIT 1), :'p1',
 \set c0 `ctl GET counters`
 SELECT is((SELECT count(*) FROM (SELECT okra_list_payments(10) LIMIT 10) s), 10::bigint, 'LIMIT 10 over pages of 10');
 \set c1 `ctl GET counters`
-SELECT is(pg_temp.list_requests(:'c1') - pg_temp.list_requests(:'c0'), 1::bigint, 'costs one request');
+SELECT is(pg_temp.requests(:'c1', 'pay/list') - pg_temp.requests(:'c0', 'pay/list'), 1::bigint, 'costs one request');
 SELECT is((SELECT count((p).payment_id) FROM (SELECT okra_list_payments(10) AS p LIMIT 11) s), 11::bigint, 'LIMIT 11');
 \set c2 `ctl GET counters`
-SELECT is(pg_temp.list_requests(:'c2') - pg_temp.list_requests(:'c1'), 2::bigint, 'costs two');
+SELECT is(pg_temp.requests(:'c2', 'pay/list') - pg_temp.requests(:'c1', 'pay/list'), 2::bigint, 'costs two');
 
 SELECT is((pg_temp.err('SELECT * FROM okra_list_payments(0)')).message, 'invalid page_size: 0', 'page_size 0: 22023');
 SELECT is((pg_temp.err('SELECT * FROM okra_list_payments(101)')).detail, 'page_size is from 1 to 100.', 'page_size over 100 too');
