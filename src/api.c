@@ -50,23 +50,6 @@
 /* Longest endpoint accepted */
 #define OKRA_ENDPOINT_MAX	200
 
-/* What a call sends, and the ledger record it fills in */
-typedef struct OkraCall
-{
-	const char *endpoint;
-	const char *payment_id;		/* for the log line; may be NULL */
-	const char *const *payment_keys;	/* where payment_send looks */
-	bool		has_amount;		/* a refund's amount, for the journal */
-	int64		amount;
-	const char *reference;		/* an initiate's reference, for the journal */
-	char	   *created_id;		/* the payment an initiate created, once known */
-	bool		answered;		/* Okra answered success */
-	StringInfoData body;
-	OkraLedgerCall record;
-} OkraCall;
-
-typedef Datum (*OkraCallBody) (FunctionCallInfo fcinfo, OkraCall *call);
-
 PG_FUNCTION_INFO_V1(okra_verify);
 PG_FUNCTION_INFO_V1(okra_cancel);
 PG_FUNCTION_INFO_V1(okra_refund);
@@ -76,14 +59,8 @@ PG_FUNCTION_INFO_V1(okra_initiate_payment);
 
 /*---- static prototypes ----*/
 static void check_endpoint(const char *endpoint);
-static void check_can_record(const char *fname);
 static char journal_outcome(const OkraCall *call, int sqlerrcode);
-static void call_okra(OkraCall *call, OkraAnswer *ans);
 static char *created_id_of(const OkraCall *call);
-static bool object_id_lower(char *s);
-static Datum logged_call(FunctionCallInfo fcinfo, OkraCall *call,
-						 OkraCallBody fn);
-static TupleDesc result_tupdesc(FunctionCallInfo fcinfo, int natts);
 static Datum payment_call(FunctionCallInfo fcinfo, const char *fname,
 						  const char *endpoint, const char *const *keys);
 static Datum payment_send(FunctionCallInfo fcinfo, OkraCall *call);
@@ -92,7 +69,6 @@ static Datum request_send(FunctionCallInfo fcinfo, OkraCall *call);
 static void check_request_endpoint(const char *endpoint);
 static void initiate_body(FunctionCallInfo fcinfo, StringInfo body,
 						  const char **reference);
-static char *iso_date(DateADT d, const char *argname);
 static Datum find_initiation(Oid nsp, const char *reference);
 static Datum initiate_send(FunctionCallInfo fcinfo, OkraCall *call);
 
@@ -106,7 +82,7 @@ okra_check_object_id(text *arg, const char *argname, const char *what)
 {
 	char	   *s = text_to_cstring(arg);
 
-	if (!object_id_lower(s))
+	if (!okra_object_id_lower(s))
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				errmsg("invalid %s: \"%s\"", argname, okra_quote_clip(s)),
@@ -118,8 +94,8 @@ okra_check_object_id(text *arg, const char *argname, const char *what)
  * Is s an Okra ObjectID (24 hex digits, any case)?  If so, it is put in
  * lower case.
  */
-static bool
-object_id_lower(char *s)
+bool
+okra_object_id_lower(char *s)
 {
 	size_t		i;
 
@@ -173,8 +149,8 @@ check_endpoint(const char *endpoint)
  * POST the call's body (server encoding) to its endpoint and keep the
  * answer if it is a success; raise the matching error if it is not.
  */
-static void
-call_okra(OkraCall *call, OkraAnswer *ans)
+void
+okra_call_send(OkraCall *call, OkraAnswer *ans)
 {
 	char	   *utf8;
 
@@ -215,8 +191,8 @@ created_id_of(const OkraCall *call)
  * ledger, so it cannot run where nothing can be written (a read-only
  * transaction, a hot standby).  Raises 25006 with nothing sent.
  */
-static void
-check_can_record(const char *fname)
+void
+okra_check_can_record(const char *fname)
 {
 	if (RecoveryInProgress() || XactReadOnly)
 		ereport(ERROR,
@@ -266,8 +242,8 @@ journal_outcome(const OkraCall *call, int sqlerrcode)
  * anything is sent, and its outcome after, whatever happens to the
  * caller's transaction; a failure also leaves a line in the server log.
  */
-static Datum
-logged_call(FunctionCallInfo fcinfo, OkraCall *call, OkraCallBody fn)
+Datum
+okra_logged_call(FunctionCallInfo fcinfo, OkraCall *call, OkraCallBody fn)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	volatile Datum result = (Datum) 0;
@@ -306,8 +282,8 @@ logged_call(FunctionCallInfo fcinfo, OkraCall *call, OkraCallBody fn)
 /*
  * The function's declared composite result type, checked and blessed.
  */
-static TupleDesc
-result_tupdesc(FunctionCallInfo fcinfo, int natts)
+TupleDesc
+okra_result_tupdesc(FunctionCallInfo fcinfo, int natts)
 {
 	TupleDesc	tupdesc;
 
@@ -334,7 +310,7 @@ payment_call(FunctionCallInfo fcinfo, const char *fname, const char *endpoint,
 	OkraCall	call = {endpoint};
 
 	call.payment_keys = keys;
-	check_can_record(fname);
+	okra_check_can_record(fname);
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -347,7 +323,7 @@ payment_call(FunctionCallInfo fcinfo, const char *fname, const char *endpoint,
 	escape_json(&call.body, call.payment_id);
 	appendStringInfoChar(&call.body, '}');
 
-	return logged_call(fcinfo, &call, payment_send);
+	return okra_logged_call(fcinfo, &call, payment_send);
 }
 
 /*
@@ -357,10 +333,10 @@ payment_call(FunctionCallInfo fcinfo, const char *fname, const char *endpoint,
 static Datum
 payment_send(FunctionCallInfo fcinfo, OkraCall *call)
 {
-	TupleDesc	tupdesc = result_tupdesc(fcinfo, OKRA_PAYMENT_NATTS);
+	TupleDesc	tupdesc = okra_result_tupdesc(fcinfo, OKRA_PAYMENT_NATTS);
 	OkraAnswer	ans;
 
-	call_okra(call, &ans);
+	okra_call_send(call, &ans);
 	call->record.payment = okra_payment_answer(tupdesc, call->endpoint,
 										  call->payment_id, call->payment_keys,
 										  &ans, &call->record.response);
@@ -413,7 +389,7 @@ okra_refund(PG_FUNCTION_ARGS)
 	int64		amount = 0;
 
 	/* every argument checked before anything is sent */
-	check_can_record("okra_refund");
+	okra_check_can_record("okra_refund");
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -444,7 +420,7 @@ okra_refund(PG_FUNCTION_ARGS)
 	okra_journal_require(call.endpoint);
 	okra_guard_refund(okra_ledger_schema(fcinfo), call.payment_id, has_amount,
 					  amount);
-	return logged_call(fcinfo, &call, refund_send);
+	return okra_logged_call(fcinfo, &call, refund_send);
 }
 
 /*
@@ -478,10 +454,10 @@ okra_refund_body(StringInfo body, const char *payment_id, bool has_amount,
 static Datum
 refund_send(FunctionCallInfo fcinfo, OkraCall *call)
 {
-	TupleDesc	tupdesc = result_tupdesc(fcinfo, OKRA_REFUND_NATTS);
+	TupleDesc	tupdesc = okra_result_tupdesc(fcinfo, OKRA_REFUND_NATTS);
 	OkraAnswer	ans;
 
-	call_okra(call, &ans);
+	okra_call_send(call, &ans);
 	call->record.refund = okra_refund_answer(tupdesc, call->payment_id, &ans,
 										&call->record.response);
 	(void) okra_ledger_record(fcinfo, &call->record);
@@ -525,7 +501,7 @@ okra_request(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				errmsg("endpoint must not be null"));
-	check_can_record("okra_request");
+	okra_check_can_record("okra_request");
 	endpoint = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	check_endpoint(endpoint);
 	check_request_endpoint(endpoint);
@@ -548,7 +524,7 @@ okra_request(PG_FUNCTION_ARGS)
 	initStringInfo(&call.body);
 	(void) JsonbToCString(&call.body, &jb->root, VARSIZE(jb));
 
-	return logged_call(fcinfo, &call, request_send);
+	return okra_logged_call(fcinfo, &call, request_send);
 }
 
 /*
@@ -560,7 +536,7 @@ request_send(FunctionCallInfo fcinfo, OkraCall *call)
 	OkraAnswer	ans;
 	Datum		result;
 
-	call_okra(call, &ans);
+	okra_call_send(call, &ans);
 	result = okra_response_jsonb(call->endpoint, &ans);
 	okra_json_free(ans.doc);
 	call->record.response = result;
@@ -590,7 +566,7 @@ okra_initiate_payment(PG_FUNCTION_ARGS)
 	OkraCall	call = {"pay/initiate"};
 	Datum		replay;
 
-	check_can_record("okra_initiate_payment");
+	okra_check_can_record("okra_initiate_payment");
 	initStringInfo(&call.body);
 	initiate_body(fcinfo, &call.body, &call.reference);
 	call.has_amount = true;
@@ -608,7 +584,7 @@ okra_initiate_payment(PG_FUNCTION_ARGS)
 	if (call.reference != NULL &&
 		(replay = find_initiation(okra_ledger_schema(fcinfo), call.reference)) != (Datum) 0)
 		return replay;
-	return logged_call(fcinfo, &call, initiate_send);
+	return okra_logged_call(fcinfo, &call, initiate_send);
 }
 
 /*
@@ -658,23 +634,7 @@ initiate_body(FunctionCallInfo fcinfo, StringInfo body, const char **reference)
 		escape_json(body, okra_check_object_id(PG_GETARG_TEXT_PP(3), "account_to_credit", "account"));
 	}
 
-	*reference = NULL;
-	if (!PG_ARGISNULL(4))
-	{
-		char	   *ref = text_to_cstring(PG_GETARG_TEXT_PP(4));
-		size_t		len = strlen(ref);
-		bool		ok = (len > 0 && len <= OKRA_REFERENCE_MAX);
-
-		for (i = 0; ok && ref[i] != '\0'; i++)
-			ok = !iscntrl((unsigned char) ref[i]);
-		if (!ok)
-			ereport(ERROR,
-					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					errmsg("invalid reference: \"%s\"", okra_quote_clip(ref)),
-					errdetail("A reference is 1 to %d bytes, with no control characters.",
-							  OKRA_REFERENCE_MAX));
-		*reference = ref;
-	}
+	*reference = PG_ARGISNULL(4) ? NULL : okra_check_reference(PG_GETARG_TEXT_PP(4));
 
 	if (!PG_ARGISNULL(5))
 	{
@@ -697,8 +657,8 @@ initiate_body(FunctionCallInfo fcinfo, StringInfo body, const char **reference)
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				errmsg("invalid schedule: start_date %s is after end_date %s",
-					   iso_date(PG_GETARG_DATEADT(6), "start_date"),
-					   iso_date(PG_GETARG_DATEADT(7), "end_date")));
+					   okra_iso_date(PG_GETARG_DATEADT(6), "start_date"),
+					   okra_iso_date(PG_GETARG_DATEADT(7), "end_date")));
 	if (interval != NULL)
 	{
 		appendStringInfoString(body, ",\"type\":\"recurring\",\"schedule\":{\"interval\":");
@@ -708,7 +668,7 @@ initiate_body(FunctionCallInfo fcinfo, StringInfo body, const char **reference)
 			if (PG_ARGISNULL(i))
 				continue;
 			appendStringInfoString(body, i == 6 ? ",\"startDate\":" : ",\"endDate\":");
-			escape_json(body, iso_date(PG_GETARG_DATEADT(i), i == 6 ? "start_date" : "end_date"));
+			escape_json(body, okra_iso_date(PG_GETARG_DATEADT(i), i == 6 ? "start_date" : "end_date"));
 		}
 		appendStringInfoChar(body, '}');
 	}
@@ -716,11 +676,34 @@ initiate_body(FunctionCallInfo fcinfo, StringInfo body, const char **reference)
 }
 
 /*
+ * Check a merchant's reference argument (1 to OKRA_REFERENCE_MAX bytes, no
+ * control characters; 22023) and return it.
+ */
+char *
+okra_check_reference(text *arg)
+{
+	char	   *ref = text_to_cstring(arg);
+	size_t		len = strlen(ref);
+	bool		ok = (len > 0 && len <= OKRA_REFERENCE_MAX);
+	size_t		i;
+
+	for (i = 0; ok && ref[i] != '\0'; i++)
+		ok = !iscntrl((unsigned char) ref[i]);
+	if (!ok)
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("invalid reference: \"%s\"", okra_quote_clip(ref)),
+				errdetail("A reference is 1 to %d bytes, with no control characters.",
+						  OKRA_REFERENCE_MAX));
+	return ref;
+}
+
+/*
  * A date as Okra takes it, YYYY-MM-DD, whatever DateStyle says; 22023 for
  * one it cannot take (infinite, or before year 1).
  */
-static char *
-iso_date(DateADT d, const char *argname)
+char *
+okra_iso_date(DateADT d, const char *argname)
 {
 	int			year;
 	int			month;
@@ -778,12 +761,12 @@ initiate_send(FunctionCallInfo fcinfo, OkraCall *call)
 	bool		nulls[5] = {false};
 	bool		isnull;
 
-	call_okra(call, &ans);
+	okra_call_send(call, &ans);
 	if (!okra_json_payment(ans.doc, keys, &f, &why))
 		okra_error_invalid_response(call->endpoint, ans.http.status,
 									"unexpected shape", why);
 	/* from here on, the journal knows the payment, whatever fails next */
-	if (!object_id_lower(f.payment_id))
+	if (!okra_object_id_lower(f.payment_id))
 		okra_error_invalid_response(call->endpoint, ans.http.status,
 									"unexpected shape",
 									psprintf("The new payment's id \"%s\" is not an ObjectID.",
