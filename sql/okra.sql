@@ -814,6 +814,14 @@ COMMENT ON FUNCTION @extschema@.okra_initiate_payment(text, bigint, text, text, 
 	'Asks Okra to debit a customer''s account (pay/initiate), once per reference; recurring with schedule_interval; see README "Collecting payments".';
 REVOKE ALL ON FUNCTION @extschema@.okra_initiate_payment(text, bigint, text, text, text, text, date, date) FROM PUBLIC;
 
+-- (payouts: section to come)
+
+-- (payment links: section to come)
+
+-- (authorizations: section to come)
+
+-- (bulk payments: section to come)
+
 -----------------------------------------------------------------------------
 -- Scheduled verification (README "Scheduled verification"):
 -- okra_verify_pending checks every payment that is due, in chunks it
