@@ -467,22 +467,44 @@ refund_send(FunctionCallInfo fcinfo, OkraCall *call)
 
 
 /*
- * Refunds go through okra_refund only, so that its ledger check and lock
- * cannot be bypassed.  endpoint has passed check_endpoint, so it has one
- * spelling only and an exact comparison is enough.
+ * The endpoints that move money and have a typed function go through that
+ * function only, so that its checks, lock and ledger record cannot be
+ * bypassed.  endpoint has passed check_endpoint, so it has one spelling
+ * only and an exact comparison is enough.
  */
 static void
 check_request_endpoint(const char *endpoint)
 {
+	static const struct
+	{
+		const char *endpoint;
+		const char *what;
+		const char *use;
+	}			typed[] = {
+		{"pay/refund", "refunds",
+		"okra_refund, which checks the ledger and locks the payment first"},
+		{"pay/initiate", "payment initiations",
+		"okra_initiate_payment, which records the payment and makes it once per reference"},
+		{"pay/payout", "payouts",
+		"okra_payout, which records the payout and makes it once per reference"},
+		{"pay/authorization/initiate", "payments on an authorization",
+		"okra_initiate_authorized_payment, which checks the schedule and records the authorization"},
+		{"bulkfiles/initiate", "bulk payments",
+		"okra_bulk_initiate, which checks every row first and records the batch"},
+	};
 	const char *tail = endpoint;
+	int			i;
 
 	if (strncmp(tail, "sandbox/", 8) == 0)
 		tail += 8;
-	if (strcmp(tail, "pay/refund") == 0)
-		ereport(ERROR,
-				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				errmsg("okra_request cannot send refunds"),
-				errhint("Use okra_refund, which checks the ledger and locks the payment first."));
+	for (i = 0; i < lengthof(typed); i++)
+	{
+		if (strcmp(tail, typed[i].endpoint) == 0)
+			ereport(ERROR,
+					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					errmsg("okra_request cannot send %s", typed[i].what),
+					errhint("Use %s.", typed[i].use));
+	}
 }
 
 /*

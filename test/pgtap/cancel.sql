@@ -32,8 +32,7 @@ SELECT is((SELECT row(status, amount) FROM okra_cancel(:'created'::jsonb #>> '{p
 	row('cancelled'::text, 777::bigint), 'cancel of an initialized payment');
 
 -- a payment started with pay/initiate
-SELECT okra_request('pay/initiate', '{"account_to_debit": "64d000000000000000000001", "amount": 4200, "currency": "NGN"}')
-	#>> '{data,payment,id}' AS initiated \gset
+SELECT payment_id AS initiated FROM okra_initiate_payment('64d000000000000000000001', 4200) \gset
 SELECT is((SELECT row(payment_id, status, amount) FROM okra_cancel(:'initiated')),
 	row(:'initiated'::text, 'cancelled'::text, 4200::bigint), 'cancel of a payment started with pay/initiate');
 

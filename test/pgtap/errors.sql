@@ -77,10 +77,10 @@ SELECT throws_ok($$SELECT okra_verify('64a000000000000000000001')$$, 'OK008',
 \! ctl POST config '{"rate_limit": 0}' >/dev/null
 
 -- OK009: other rejections
-SELECT throws_ok($$SELECT okra_request('pay/initiate', '{"amount": 5000, "currency": "NGN"}')$$, 'OK009',
-	'Invalid or missing account_to_debit.', 'OK009 missing field on pay/initiate');
-SELECT throws_ok($$SELECT okra_request('pay/initiate', '{"account_to_debit": "64d000000000000000000001", "amount": -5, "currency": "NGN"}')$$,
-	'OK009', 'Invalid or missing amount.', 'OK009 ill-typed field on pay/initiate');
+SELECT throws_ok($$SELECT okra_request('pay/link/create', '{"amount": 5000, "currency": "NGN"}')$$, 'OK009',
+	'Invalid or missing name.', 'OK009 missing field on pay/link/create');
+SELECT throws_ok($$SELECT okra_request('pay/link/create', '{"name": "Order 7", "amount": -5, "currency": "NGN"}')$$,
+	'OK009', 'Invalid or missing amount.', 'OK009 ill-typed field on pay/link/create');
 SELECT throws_ok($$SELECT okra_request('pay/unknown')$$, 'OK009', NULL, 'OK009 unknown route (404)');
 \! ctl POST faults '{"kind": "status", "status": 200, "body": "{\"status\":\"error\",\"message\":\"Nope.\"}"}' >/dev/null
 SELECT throws_ok($$SELECT okra_verify('64a000000000000000000001')$$, 'OK009', 'Nope.', 'OK009 status error in a 200');

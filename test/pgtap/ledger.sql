@@ -171,14 +171,15 @@ SELECT throws_ok($$SELECT okra_refund('64a000000000000000000003')$$, 'OK001', NU
 --
 SET LOCAL ROLE okra_ledger_app;
 SELECT okra_request('pay/list', '{"page": 1}') \g /dev/null
-SELECT okra_request('pay/initiate', '{"amount": 4200, "currency": "NGN", "account_to_debit": "64b000000000000000000001"}')
+SELECT okra_request('pay/get/id', '{"payment_id": "64a000000000000000000015"}')
 	#>> '{data,payment,id}' AS initiated \gset
 RESET ROLE;
 SELECT is((SELECT row(endpoint, payment_id, http_status, request) FROM okra_api_calls WHERE endpoint = 'pay/list'),
 	row('pay/list'::text, NULL::text, 200, '{"page": 1}'::jsonb), 'okra_request writes okra_api_calls');
-SELECT is((SELECT row(status, amount, currency, terminal) FROM okra_payments WHERE payment_id = :'initiated'),
-	row('initialize'::text, 4200::bigint, 'NGN'::text, false),
-	'a payment made with okra_request(''pay/initiate'') is tracked from then on');
+SELECT is((SELECT row(payment_id, http_status, response #>> '{data,payment,status}') FROM okra_api_calls
+            WHERE endpoint = 'pay/get/id'),
+	row(:'initiated'::text, 200, 'initiated'::text),
+	'okra_request(''pay/get/id'') writes okra_api_calls with its payment (okra_get_payment records the payment itself)');
 SELECT throws_ok($$SELECT okra_request('pay/refund', '{"payment_id": "64a000000000000000000005"}')$$, '22023',
 	'okra_request cannot send refunds', 'refunds go through okra_refund only');
 SELECT throws_ok($$SELECT okra_request('sandbox/Pay/Refund', '{}')$$, '22023', NULL, 'under any prefix or case');

@@ -66,9 +66,9 @@ SELECT is((SELECT row(state, hint) FROM pg_temp.err($$SELECT okra_cancel('64a000
 	row('OK010'::text, :'cancel_hint'::text), 'a cancel whose answer was lost: the same');
 
 -- any other endpoint that may move money: check with Okra
-\! ctl POST faults '{"kind": "status", "status": 500, "route": "pay/payout"}' >/dev/null
-SELECT is((SELECT row(state, hint) FROM pg_temp.err($$SELECT okra_request('pay/payout', '{"account_to_credit": "64e000000000000000000001", "amount": 100, "currency": "NGN"}')$$)),
-	row('OK010'::text, :'other_hint'::text), 'pay/payout answered 500: check its outcome with Okra');
+\! ctl POST faults '{"kind": "status", "status": 500, "route": "pay/initiate"}' >/dev/null
+SELECT is((SELECT row(state, hint) FROM pg_temp.err($$SELECT okra_initiate_payment('64d000000000000000000001', 100)$$)),
+	row('OK010'::text, :'other_hint'::text), 'pay/initiate answered 500: check its outcome with Okra');
 
 -- okra_track(NULL) and the after-commit functions say what okra_verify(NULL) says
 SELECT is((SELECT row(state, message) FROM pg_temp.err($$SELECT okra_verify(NULL)$$)),

@@ -36,7 +36,7 @@ INSERT INTO cases VALUES
 	('OK006 not found', NULL, $$SELECT okra_verify('64a0000000000000000000ff')$$),
 	('OK001 duplicate', NULL, $$SELECT okra_refund('64a000000000000000000008')$$),
 	('OK005 not cancellable', NULL, $$SELECT okra_cancel('64a000000000000000000001')$$),
-	('OK009 bad field', NULL, $$SELECT okra_request('pay/initiate', '{}')$$),
+	('OK009 bad field', NULL, $$SELECT okra_request('pay/link/create', '{}')$$),
 	('OK009 no route', NULL, $$SELECT okra_request('nowhere')$$),
 	('OK010 500', '{"kind": "status", "status": 500}', $$SELECT okra_verify('64a000000000000000000001')$$),
 	('OK010 after_drop', '{"kind": "after_drop"}', $$SELECT okra_refund('64a000000000000000000003', 1)$$),

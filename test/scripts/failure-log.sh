@@ -21,7 +21,7 @@ try "SELECT okra_refund('64a00000000000000000000e')"                # OK003
 try "SELECT okra_cancel('64a000000000000000000001')"                # OK005
 ctl POST faults '{"kind": "after_drop", "route": "pay/refund"}' >/dev/null
 try "SELECT okra_refund('64a000000000000000000002', 100)"           # OK010: it happened
-try "SELECT okra_request('pay/initiate', '{\"amount\": 1}')"        # OK009, no payment id
+try "SELECT okra_request('pay/link/create', '{\"amount\": 1}')"     # OK009, no payment id
 try "SELECT okra_verify('64a0000000000000000000ff')"                # OK006, read-only
 sleep 0.5
 new=$(tail -n +"$start" "$log")
@@ -32,7 +32,7 @@ expect() { # expect TEXT
 expect 'Okra API request "pay/refund" for payment "64a00000000000000000000e" failed with SQLSTATE OK003'
 expect 'Okra API request "pay/cancel" for payment "64a000000000000000000001" failed with SQLSTATE OK005'
 expect 'Okra API request "pay/refund" for payment "64a000000000000000000002" failed with SQLSTATE OK010'
-expect 'Okra API request "pay/initiate" for payment "(none)" failed with SQLSTATE OK009'
+expect 'Okra API request "pay/link/create" for payment "(none)" failed with SQLSTATE OK009'
 ! grep -q 'Okra API request "pay/verify" for payment' <<<"$new" || fail "a failed pay/verify was logged as money-moving"
 echo "ok   a failed pay/verify is not"
 ! grep -qF "$OKRA_SANDBOX_KEY" <<<"$new" || fail "the key is in the log"

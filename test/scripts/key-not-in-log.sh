@@ -56,7 +56,7 @@ SELECT okra_request('pay/list', '{"limit": 2}');
 -- Okra's rejections
 SELECT okra_refund('64a00000000000000000000e');
 SELECT okra_verify('64a0000000000000000000ff');
-SELECT okra_request('pay/initiate', '{}');
+SELECT okra_request('pay/link/create', '{}');
 -- the wrong key, another merchant's key
 SET okra.api_key_file = '$OKRA_TEST_DIR/wrong.key';
 SELECT okra_verify('64a000000000000000000001');

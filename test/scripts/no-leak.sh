@@ -30,7 +30,7 @@ BEGIN
 		PERFORM okra_verify('64a000000000000000000001');
 		BEGIN PERFORM okra_verify('64a0000000000000000000ff'); EXCEPTION WHEN SQLSTATE 'OK006' THEN NULL; END;
 		BEGIN PERFORM okra_verify('bad'); EXCEPTION WHEN SQLSTATE '22023' THEN NULL; END;
-		BEGIN PERFORM okra_request('pay/initiate', '{"amount": 1}'); EXCEPTION WHEN SQLSTATE 'OK009' THEN NULL; END;
+		BEGIN PERFORM okra_request('pay/link/create', '{"amount": 1}'); EXCEPTION WHEN SQLSTATE 'OK009' THEN NULL; END;
 		PERFORM set_config('okra.base_url', 'http://127.0.0.1:1/v2', true);
 		BEGIN PERFORM okra_verify('64a000000000000000000001'); EXCEPTION WHEN SQLSTATE '08001' THEN NULL; END;
 		PERFORM set_config('okra.base_url', current_setting('okra_leak.url'), true);

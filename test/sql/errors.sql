@@ -154,8 +154,8 @@ SELECT * FROM pg_temp.try($$SELECT okra_refund('64a000000000000000000001', 1)$$)
 -- large, a 2xx whose status is "error", Okra's other message keys, a
 -- rejection with no message at all, a non-JSON 4xx
 --
-SELECT * FROM pg_temp.try($$SELECT okra_request('pay/initiate', '{}')$$);
-SELECT * FROM pg_temp.try($$SELECT okra_request('pay/initiate', '{"account_to_debit": "64d000000000000000000001", "amount": 5000, "currency": "USD"}')$$);
+SELECT * FROM pg_temp.try($$SELECT okra_request('pay/link/create', '{}')$$);
+SELECT * FROM pg_temp.try($$SELECT okra_request('pay/link/create', '{"name": "Order 7", "amount": 5000, "currency": "USD"}')$$);
 SELECT * FROM pg_temp.try($$SELECT okra_request('pay/list', '{"page": "two"}')$$);
 SELECT * FROM pg_temp.try($$SELECT okra_request('pay/nowhere')$$);
 SELECT * FROM pg_temp.try($$SELECT okra_request('pay/list', jsonb_build_object('pad', repeat('x', 1100000)))$$);

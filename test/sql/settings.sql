@@ -82,8 +82,8 @@ SELECT status FROM okra_verify('64a000000000000000000001');
 SELECT set_config('okra.base_url', 'http://localhost:' || :'port' || '/v2', false) IS NOT NULL AS ok;
 SELECT status FROM okra_verify('64a000000000000000000001');
 SELECT set_config('okra.base_url', 'http://127.0.0.1:' || :'port' || '/v2/sandbox', false) IS NOT NULL AS ok;
-SELECT okra_request('pay/initiate', '{"account_to_debit": "64d000000000000000000001", "amount": 5000, "currency": "NGN"}')
-	#>> '{data,payment,env}' AS env;
+SELECT response #>> '{data,payment,env}' AS env
+  FROM okra_initiate_payment('64d000000000000000000001', 5000);
 SELECT status, amount FROM okra_verify('64a000000000000000000002');
 RESET okra.base_url;
 \set counters `ctl GET counters`

@@ -76,7 +76,7 @@ SELECT pg_temp.vg_loop('ok request pay/list', '00000', :n,
 SELECT pg_temp.vg_loop('ok refund', '00000', :n,
 	$q$SELECT okra_refund('64a000000000000000000007', 1, 'valgrind $i')$q$);
 SELECT pg_temp.vg_loop('ok initiate+cancel', '00000', :n / 2,
-	$q$SELECT okra_cancel(okra_request('pay/initiate', '{"account_to_debit": "64b0000000000000000000a1", "amount": 100, "currency": "NGN"}') #>> '{data,payment,id}')$q$);
+	$q$SELECT okra_cancel((okra_initiate_payment('64b0000000000000000000a1', 100)).payment_id)$q$);
 
 SELECT pg_temp.vg_loop('ok initiate with a reference, then its replay', '00000', :n / 2,
 	$q$SELECT (okra_initiate_payment('64b0000000000000000000a2', 100, reference => 'vg-$i')).replayed
