@@ -8,7 +8,7 @@ PG_CPPFLAGS  = -DOKRA_VERSION=\"$(EXTVERSION)\" $(shell pkg-config --cflags libc
 SHLIB_LINK   = $(shell pkg-config --libs libcurl json-c)
 REGRESS      = init surface inputs errors settings privileges
 REGRESS_OPTS = --inputdir=test
-ISOLATION    = initiate-reference
+ISOLATION    = initiate-reference payout-reference
 ISOLATION_OPTS = --inputdir=test
 EXTRA_CLEAN  = sql/okra--$(EXTVERSION).sql
 # installcheck is ours (below): it starts okra-sandbox first

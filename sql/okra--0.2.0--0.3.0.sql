@@ -242,11 +242,32 @@ AS $$
 DECLARE
 	i	@extschema@.okra_initiations;
 	j	@extschema@.okra_journal;
+	o	@extschema@.okra_outbox_requests;
 BEGIN
 	SELECT * INTO i FROM @extschema@.okra_initiations AS t
 	 WHERE t.reference = okra_ledger_initiation.reference;
 	IF FOUND THEN
 		RETURN @extschema@.okra_initiated_row(i, true);
+	END IF;
+	-- queued by okra_initiate_payment_after_commit
+	SELECT * INTO o FROM @extschema@.okra_outbox_requests AS t
+	 WHERE t.request_id = @extschema@.okra_outbox_reference_request('initiate', okra_ledger_initiation.reference);
+	IF o.state = 'unknown' THEN
+		RAISE EXCEPTION 'a payment initiated with reference "%" has an unknown outcome', reference
+			USING ERRCODE = 'OK012',
+				  DETAIL = format('Outbox request %s was sent with no definite answer, so Okra may have created the payment. Nothing was sent to Okra.', o.request_id),
+				  HINT = format('Check with Okra (okra_customer_payments), then settle it with okra_outbox_resolve(%s, ''succeeded'') or okra_outbox_resolve(%s, ''failed'').',
+								o.request_id, o.request_id);
+	ELSIF o.state = 'succeeded' THEN
+		RAISE EXCEPTION 'reference "%" already initiated a payment', reference
+			USING ERRCODE = 'OK013',
+				  DETAIL = format('Outbox request %s initiated it, but the ledger does not have it (a person settled its unknown outcome as succeeded). Nothing was sent to Okra.', o.request_id),
+				  HINT = 'Find it with okra_customer_payments and add it with okra_track, or use another reference.';
+	ELSIF FOUND THEN
+		RAISE EXCEPTION 'reference "%" is queued to be initiated after commit', reference
+			USING ERRCODE = '55000',
+				  DETAIL = format('Outbox request %s (%s) will initiate it. Nothing was sent to Okra.', o.request_id, o.state),
+				  HINT = format('Wait for it with okra_outbox_wait(%s), then call again to read its payment.', o.request_id);
 	END IF;
 	SELECT * INTO j FROM @extschema@.okra_journal AS t
 	 WHERE t.reference = okra_ledger_initiation.reference AND t.endpoint = 'pay/initiate'
@@ -317,10 +338,1177 @@ COMMENT ON FUNCTION @extschema@.okra_initiate_payment(text, bigint, text, text, 
 	'Asks Okra to debit a customer''s account (pay/initiate), once per reference; recurring with schedule_interval; see README "Collecting payments".';
 REVOKE ALL ON FUNCTION @extschema@.okra_initiate_payment(text, bigint, text, text, text, text, date, date) FROM PUBLIC;
 
--- (payouts: section to come)
+-- Payouts join okra_status_changes: object_type 'payout' (the CHECK
+-- constraint again, under the name a fresh install gives it) and their
+-- fee in a new column at the end, as in a fresh install.
+ALTER TABLE @extschema@.okra_status_changes
+	DROP CONSTRAINT okra_status_changes_object_type_check,
+	ADD CONSTRAINT okra_status_changes_object_type_check
+		CHECK (object_type IN ('payment', 'refund', 'payout')),
+	ADD COLUMN fee numeric;
+COMMENT ON TABLE @extschema@.okra_status_changes IS
+	'Append-only: one row per status change okra observed, of a payment, a refund or a payout; reports build on it.';
 
--- (payment links: section to come)
+-----------------------------------------------------------------------------
+-- Payouts (money out, README "Paying out"): okra_payout asks Okra to move
+-- money from the Okra Wallet to a bank account, once per merchant
+-- reference like okra_initiate_payment, and the ledger keeps each payout
+-- until it settles (okra_get_payout, okra_verify_pending).
+--
+-- Each payout writes rows of object_type 'payout' to okra_status_changes
+-- (object_id and payment_id: the payout's id), with its amount and fee.
+-- Their outcome says what happened to the money:
+--   issued     the payout was made: its amount left the Okra Wallet
+--   succeeded  it settled: the money reached the bank account
+--   failed     it failed: its amount went back to the Okra Wallet
+-- So money out is issued minus failed, and the fees are those of the
+-- payouts issued minus those that failed.  A payout Okra answers final at
+-- once has both rows (issued, then its outcome), at the same time.
+-----------------------------------------------------------------------------
 
--- (authorizations: section to come)
+CREATE TYPE @extschema@.okra_payout AS (
+	payout_id			text,
+	status				text,
+	ref					text,
+	amount				bigint,
+	fee					numeric,
+	currency			text,
+	account_to_credit	text,
+	nuban				text,
+	bank				text,
+	reference			text,
+	replayed			boolean,
+	initiated_at		timestamptz,
+	response			jsonb
+);
+COMMENT ON TYPE @extschema@.okra_payout IS
+	'A payout, as okra_payout and okra_get_payout return it; see README "Types".';
+COMMENT ON COLUMN @extschema@.okra_payout.payout_id IS
+	'The payout''s id (data.payout._id): okra_get_payout reads it.';
+COMMENT ON COLUMN @extschema@.okra_payout.status IS
+	'Its status: initiated when made, then success or failed; the ledger''s latest when replayed.';
+COMMENT ON COLUMN @extschema@.okra_payout.ref IS
+	'Okra''s reference of the payout (data.payout.ref).';
+COMMENT ON COLUMN @extschema@.okra_payout.fee IS
+	'Okra''s fee in naira, as Okra gives it (fractional, such as 10.75); NULL if Okra gave none.';
+COMMENT ON COLUMN @extschema@.okra_payout.nuban IS
+	'The bank account number credited (data.payout.nuban_to_credit.nuban).';
+COMMENT ON COLUMN @extschema@.okra_payout.bank IS
+	'Okra''s id of the bank credited (data.payout.nuban_to_credit.bank).';
+COMMENT ON COLUMN @extschema@.okra_payout.reference IS
+	'The merchant''s reference given to okra_payout, or NULL.';
+COMMENT ON COLUMN @extschema@.okra_payout.replayed IS
+	'True when the reference had been used: this is the first call''s payout, and nothing was sent.';
 
--- (bulk payments: section to come)
+CREATE TABLE @extschema@.okra_payouts (
+	payout_id			text PRIMARY KEY CHECK (payout_id ~ '^[0-9a-f]{24}$'),
+	reference			text UNIQUE,
+	status				text,
+	amount				bigint NOT NULL,
+	fee					numeric,
+	currency			text NOT NULL,
+	account_to_credit	text,
+	nuban				text,
+	bank				text,
+	ref					text,
+	env					text,
+	initiated_at		timestamptz NOT NULL,
+	-- NULL for a payout okra_get_payout found that no okra_payout made
+	initiated_by		name,
+	last_checked_at		timestamptz,
+	status_changed_at	timestamptz,
+	next_check_at		timestamptz,
+	check_count			integer NOT NULL DEFAULT 0,
+	failed_checks		integer NOT NULL DEFAULT 0,
+	last_error			text,
+	-- final (outcome succeeded or failed): no more checks
+	terminal			boolean NOT NULL DEFAULT false,
+	outcome				text CHECK (outcome IN ('succeeded', 'failed')),
+	response			jsonb NOT NULL
+);
+CREATE INDEX okra_payouts_due_idx ON @extschema@.okra_payouts (next_check_at)
+	WHERE NOT terminal;
+COMMENT ON TABLE @extschema@.okra_payouts IS
+	'One row per payout (money out) with the merchant''s reference, its fee and latest status; see README "Paying out".';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.okra_payouts', '');
+
+-- How a payout ended: succeeded (success), failed (failed, error,
+-- cancelled: its amount went back to the wallet), NULL while it is not
+-- final (initiated, or a status okra does not know).
+CREATE FUNCTION @extschema@.okra_payout_outcome(status text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+	SELECT CASE
+		WHEN lower(status) = 'success' THEN 'succeeded'
+		WHEN lower(status) IN ('failed', 'error', 'cancelled', 'canceled') THEN 'failed'
+	END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.okra_payout_outcome(text) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.okra_payout_outcome(text) IS
+	'The outcome of a payout status: succeeded, failed (its amount went back to the wallet), or NULL while it is not final.';
+
+-- The row okra_payout and okra_get_payout return for a stored payout.
+CREATE FUNCTION @extschema@.okra_payout_row(o @extschema@.okra_payouts, replayed boolean)
+RETURNS @extschema@.okra_payout
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT ROW(o.payout_id, o.status, o.ref, o.amount, o.fee, o.currency,
+			   o.account_to_credit, o.nuban, o.bank, o.reference, replayed,
+			   o.initiated_at, o.response)::@extschema@.okra_payout
+$$;
+REVOKE ALL ON FUNCTION @extschema@.okra_payout_row(@extschema@.okra_payouts, boolean) FROM PUBLIC;
+
+-- Under the reference's lock (okra_ledger_lock_reference), with the
+-- latest snapshot (payouts.c): the payout a reference already made
+-- (replayed), NULL if none; or refuse when the journal has a payout under
+-- it that may have been made but that the ledger lacks.
+CREATE FUNCTION @extschema@.okra_ledger_payout_reference(reference text)
+RETURNS @extschema@.okra_payout
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	o	@extschema@.okra_payouts;
+	j	@extschema@.okra_journal;
+BEGIN
+	SELECT * INTO o FROM @extschema@.okra_payouts AS t
+	 WHERE t.reference = okra_ledger_payout_reference.reference;
+	IF FOUND THEN
+		RETURN @extschema@.okra_payout_row(o, true);
+	END IF;
+	SELECT * INTO j FROM @extschema@.okra_journal AS t
+	 WHERE t.reference = okra_ledger_payout_reference.reference AND t.endpoint = 'pay/payout'
+	   AND t.outcome IS DISTINCT FROM 'failed'
+	 ORDER BY t.journal_id LIMIT 1;
+	IF NOT FOUND THEN
+		RETURN NULL;
+	ELSIF j.outcome = 'succeeded' THEN
+		RAISE EXCEPTION 'reference "%" already made a payout', reference
+			USING ERRCODE = 'OK013',
+				  DETAIL = format('Journal entry %s made %s, but the ledger does not have it (%s). Nothing was sent to Okra.',
+								  j.journal_id, coalesce('payout ' || j.created_id, 'a payout'),
+								  CASE WHEN j.settled_at IS NULL THEN 'the transaction that asked for it rolled back'
+								  ELSE 'a person settled its unknown outcome as succeeded' END),
+				  HINT = CASE WHEN j.created_id IS NOT NULL
+						 THEN format('Read it with okra_get_payout(%L): the ledger then has it under this reference.', j.created_id)
+						 ELSE 'Find it in the Okra Dashboard and read it with okra_get_payout, or use another reference.' END;
+	END IF;
+	RAISE EXCEPTION 'a payout made with reference "%" has an unknown outcome', reference
+		USING ERRCODE = 'OK012',
+			  DETAIL = format('Journal entry %s was sent with no definite answer, so Okra may have made the payout. Nothing was sent to Okra.', j.journal_id),
+			  HINT = format('Check with Okra (the Dashboard lists payouts), then settle it with okra_journal_resolve(%s, ''succeeded'') or okra_journal_resolve(%s, ''failed'').',
+							j.journal_id, j.journal_id);
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.okra_ledger_payout_reference(text) FROM PUBLIC;
+
+-- A payout Okra answered for (okra_payout; okra_get_payout for one the
+-- ledger lacks): its row, due a check unless final, and its 'issued'
+-- status change (and its outcome's, if final already).  request is what
+-- okra_payout sent (NULL: the answer tells everything).
+CREATE FUNCTION @extschema@.okra_ledger_payout_record(reference text, request jsonb,
+													  response jsonb, role name,
+													  initiated_at timestamptz)
+RETURNS @extschema@.okra_payout
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p	jsonb := response #> '{data,payout}';
+	o	@extschema@.okra_payouts;
+BEGIN
+	INSERT INTO @extschema@.okra_payouts AS t
+		(payout_id, reference, status, amount, fee, currency, account_to_credit,
+		 nuban, bank, ref, env, initiated_at, initiated_by, status_changed_at,
+		 next_check_at, terminal, outcome, response)
+	VALUES (lower(coalesce(p ->> '_id', p ->> 'id')), reference, p ->> 'status',
+			CASE WHEN jsonb_typeof(p -> 'amount') = 'number'
+			THEN (p ->> 'amount')::numeric::bigint ELSE (request ->> 'amount')::bigint END,
+			CASE WHEN jsonb_typeof(p -> 'fee') = 'number' THEN (p ->> 'fee')::numeric END,
+			coalesce(p ->> 'currency', request ->> 'currency', 'NGN'),
+			coalesce(p ->> 'account_to_credit', request ->> 'account_to_credit'),
+			coalesce(p #>> '{nuban_to_credit,nuban}', request ->> 'nuban'),
+			coalesce(p #>> '{nuban_to_credit,bank}', request ->> 'bank'),
+			p ->> 'ref', p ->> 'env', initiated_at, role, initiated_at,
+			CASE WHEN @extschema@.okra_payout_outcome(p ->> 'status') IS NULL
+			THEN @extschema@.okra_next_check(initiated_at, initiated_at) END,
+			@extschema@.okra_payout_outcome(p ->> 'status') IS NOT NULL,
+			@extschema@.okra_payout_outcome(p ->> 'status'), response)
+	RETURNING * INTO o;
+	INSERT INTO @extschema@.okra_status_changes
+		(object_type, object_id, payment_id, old_status, new_status, outcome,
+		 amount, currency, changed_at, fee)
+	VALUES ('payout', o.payout_id, o.payout_id, NULL, o.status, 'issued',
+			o.amount, o.currency, initiated_at, o.fee);
+	IF o.terminal THEN
+		INSERT INTO @extschema@.okra_status_changes
+			(object_type, object_id, payment_id, old_status, new_status, outcome,
+			 amount, currency, changed_at, fee)
+		VALUES ('payout', o.payout_id, o.payout_id, o.status, o.status, o.outcome,
+				o.amount, o.currency, initiated_at, o.fee);
+	END IF;
+	RETURN @extschema@.okra_payout_row(o, false);
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.okra_ledger_payout_record(text, jsonb, jsonb, name, timestamptz) FROM PUBLIC;
+
+-- A payout as Okra answered for it now (okra_get_payout, scheduled
+-- verification): its latest status, and a status change when it moved
+-- (changed).  One the ledger lacks joins it, with the reference and role
+-- of the journaled okra_payout that made it, if any (changed: true).
+CREATE FUNCTION @extschema@.okra_ledger_payout_seen(response jsonb, checked_at timestamptz,
+													OUT changed boolean,
+													OUT payout @extschema@.okra_payout)
+RETURNS record
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p			jsonb := response #> '{data,payout}';
+	id			text := lower(coalesce(p ->> '_id', p ->> 'id'));
+	new_status	text := p ->> 'status';
+	new_outcome	text := @extschema@.okra_payout_outcome(p ->> 'status');
+	prev		@extschema@.okra_payouts;
+	o			@extschema@.okra_payouts;
+	j			@extschema@.okra_journal;
+BEGIN
+	SELECT * INTO prev FROM @extschema@.okra_payouts AS t WHERE t.payout_id = id FOR UPDATE;
+	IF NOT FOUND THEN
+		SELECT * INTO j FROM @extschema@.okra_journal AS t
+		 WHERE t.created_id = id AND t.endpoint = 'pay/payout'
+		 ORDER BY t.journal_id LIMIT 1;
+		changed := true;
+		payout := @extschema@.okra_ledger_payout_record(j.reference, NULL, response, j.role,
+														coalesce(j.finished_at, j.called_at, checked_at));
+		RETURN;
+	END IF;
+	changed := prev.status IS DISTINCT FROM new_status;
+	UPDATE @extschema@.okra_payouts AS t SET
+		status = new_status,
+		terminal = new_outcome IS NOT NULL,
+		outcome = new_outcome,
+		fee = CASE WHEN jsonb_typeof(p -> 'fee') = 'number' THEN (p ->> 'fee')::numeric ELSE t.fee END,
+		ref = coalesce(p ->> 'ref', t.ref),
+		last_checked_at = checked_at,
+		status_changed_at = CASE WHEN changed THEN checked_at ELSE t.status_changed_at END,
+		next_check_at = CASE WHEN new_outcome IS NULL
+						THEN @extschema@.okra_next_check(checked_at,
+							CASE WHEN changed THEN checked_at ELSE t.status_changed_at END) END,
+		check_count = t.check_count + 1,
+		failed_checks = 0,
+		last_error = NULL,
+		response = okra_ledger_payout_seen.response
+	 WHERE t.payout_id = id
+	RETURNING * INTO o;
+	IF changed THEN
+		INSERT INTO @extschema@.okra_status_changes
+			(object_type, object_id, payment_id, old_status, new_status, outcome,
+			 amount, currency, changed_at, fee)
+		VALUES ('payout', id, id, prev.status, new_status,
+				CASE WHEN NOT prev.terminal THEN new_outcome END,
+				o.amount, o.currency, checked_at, o.fee);
+	END IF;
+	payout := @extschema@.okra_payout_row(o, false);
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.okra_ledger_payout_seen(jsonb, timestamptz) FROM PUBLIC;
+
+-- Scheduled verification of payouts (okra_verify_pending, pending.c): the
+-- payouts due a check, claimed under a lease like okra_verify_claim's
+-- payments (never marked stale: a live payout may take days); one never
+-- sent (after a 429), due again now; and a check that failed, with the
+-- payments' backoff (a 429 leaves it due).  The call itself is recorded
+-- by okra_ledger_check_failed.
+CREATE FUNCTION @extschema@.okra_verify_claim_payouts(n integer, lease interval)
+RETURNS text[]
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH due AS (
+		SELECT payout_id, next_check_at AS was_due FROM @extschema@.okra_payouts
+		 WHERE NOT terminal AND next_check_at <= now()
+		 ORDER BY next_check_at
+		 LIMIT n
+		   FOR UPDATE SKIP LOCKED),
+	claimed AS (
+		UPDATE @extschema@.okra_payouts AS t SET next_check_at = now() + lease
+		  FROM due WHERE t.payout_id = due.payout_id
+		RETURNING t.payout_id, due.was_due)
+	SELECT coalesce(array_agg(payout_id ORDER BY was_due, payout_id), '{}') FROM claimed
+$$;
+REVOKE ALL ON FUNCTION @extschema@.okra_verify_claim_payouts(integer, interval) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.okra_verify_unclaim_payout(payout_id text)
+RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+	UPDATE @extschema@.okra_payouts AS t SET next_check_at = now()
+	 WHERE t.payout_id = okra_verify_unclaim_payout.payout_id AND NOT t.terminal
+$$;
+REVOKE ALL ON FUNCTION @extschema@.okra_verify_unclaim_payout(text) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.okra_ledger_payout_check_failed(payout_id text, sqlstate text,
+															message text,
+															finished_at timestamptz)
+RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+	UPDATE @extschema@.okra_payouts AS t SET
+		failed_checks = t.failed_checks + 1,
+		last_error = okra_ledger_payout_check_failed.sqlstate || ': ' || message,
+		next_check_at = @extschema@.okra_next_check(finished_at, NULL, t.failed_checks + 1)
+	 WHERE t.payout_id = okra_ledger_payout_check_failed.payout_id AND NOT t.terminal
+	   AND sqlstate <> 'OK008';
+	UPDATE @extschema@.okra_payouts AS t SET next_check_at = now()
+	 WHERE t.payout_id = okra_ledger_payout_check_failed.payout_id AND NOT t.terminal
+	   AND sqlstate = 'OK008';
+$$;
+REVOKE ALL ON FUNCTION @extschema@.okra_ledger_payout_check_failed(text, text, text, timestamptz) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.okra_payout(amount bigint,
+										account_to_credit text DEFAULT NULL,
+										nuban text DEFAULT NULL,
+										bank text DEFAULT NULL,
+										currency text DEFAULT 'NGN',
+										reference text DEFAULT NULL)
+RETURNS @extschema@.okra_payout
+AS 'MODULE_PATHNAME', 'okra_payout'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.okra_payout(bigint, text, text, text, text, text) IS
+	'Asks Okra to pay out from the Okra Wallet (pay/payout) to account_to_credit, or to nuban at bank, once per reference; see README "Paying out".';
+REVOKE ALL ON FUNCTION @extschema@.okra_payout(bigint, text, text, text, text, text) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.okra_get_payout(payout_id text)
+RETURNS @extschema@.okra_payout
+AS 'MODULE_PATHNAME', 'okra_get_payout'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.okra_get_payout(text) IS
+	'Okra''s record of one payout (pay/payout/get, okra-sandbox''s: Okra documents none), recorded in the ledger; see README "Paying out".';
+REVOKE ALL ON FUNCTION @extschema@.okra_get_payout(text) FROM PUBLIC;
+
+-- Payments made through a link are tied to it: a new column at the end
+-- of okra_payments, as in a fresh install, which okra_ledger_payment sets.
+ALTER TABLE @extschema@.okra_payments ADD COLUMN link_id text;
+
+-----------------------------------------------------------------------------
+-- Payment links (README "Payment links"): okra_create_payment_link asks
+-- Okra for a page where a customer pays, for a fixed amount or one the
+-- payer chooses, once or on a schedule.  Okra answers the same link for
+-- the same details, so the ledger keeps one row per link and updates it.
+-- A payment made through a link is tied to it (okra_payments.link_id) when
+-- okra verifies it.
+-----------------------------------------------------------------------------
+
+CREATE TYPE @extschema@.okra_payment_link AS (
+	link_id				text,
+	url					text,
+	surl				text,
+	short_url			text,
+	name				text,
+	amount				bigint,
+	currency			text,
+	type				text,
+	note				text,
+	account				text,
+	schedule_interval	text,
+	start_date			date,
+	end_date			date,
+	created_at			timestamptz,
+	response			jsonb
+);
+COMMENT ON TYPE @extschema@.okra_payment_link IS
+	'A payment link okra_create_payment_link made; see README "Types".';
+COMMENT ON COLUMN @extschema@.okra_payment_link.link_id IS
+	'The link''s id (data._id), 24 hexadecimal characters.';
+COMMENT ON COLUMN @extschema@.okra_payment_link.url IS
+	'The page where the customer pays (data.url).';
+COMMENT ON COLUMN @extschema@.okra_payment_link.surl IS
+	'The same page''s short address (data.surl).';
+COMMENT ON COLUMN @extschema@.okra_payment_link.short_url IS
+	'The short code at the end of both (data.short_url).';
+COMMENT ON COLUMN @extschema@.okra_payment_link.amount IS
+	'Amount in kobo; NULL when the payer chooses it.';
+COMMENT ON COLUMN @extschema@.okra_payment_link.type IS
+	'one-time, or recurring (with schedule_interval).';
+COMMENT ON COLUMN @extschema@.okra_payment_link.account IS
+	'The account the link credits: the one given, or Okra''s default (the business account).';
+COMMENT ON COLUMN @extschema@.okra_payment_link.start_date IS
+	'The schedule''s first day as given; NULL lets Okra start on the day the link is made.';
+COMMENT ON COLUMN @extschema@.okra_payment_link.created_at IS
+	'When okra first got the link from Okra.';
+
+CREATE TABLE @extschema@.okra_payment_links (
+	link_id				text PRIMARY KEY CHECK (link_id ~ '^[0-9a-f]{24}$'),
+	name				text NOT NULL,
+	amount				bigint,
+	currency			text NOT NULL,
+	type				text NOT NULL CHECK (type IN ('one-time', 'recurring')),
+	note				text,
+	account				text,
+	url					text,
+	surl				text,
+	short_url			text,
+	schedule_interval	text,
+	start_date			date,
+	end_date			date,
+	created_at			timestamptz NOT NULL,
+	created_by			name NOT NULL,
+	last_seen_at		timestamptz NOT NULL,
+	response			jsonb NOT NULL
+);
+COMMENT ON TABLE @extschema@.okra_payment_links IS
+	'One row per payment link okra_create_payment_link made (Okra answers the same link for the same details: last_seen_at moves); its payments are the okra_payments rows with its link_id.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.okra_payment_links', '');
+
+COMMENT ON COLUMN @extschema@.okra_payments.link_id IS
+	'The payment link it was paid through, as Okra''s answer names it when okra verifies the payment; NULL otherwise.';
+CREATE INDEX okra_payments_link_idx ON @extschema@.okra_payments (link_id)
+	WHERE link_id IS NOT NULL;
+
+-- After Okra answered: the link's row, new or updated (the same details
+-- give the same link), and the row okra_create_payment_link returns.
+-- What was asked comes from the request, what Okra chose from the answer.
+CREATE FUNCTION @extschema@.okra_ledger_link_record(request jsonb, response jsonb,
+													role name, seen_at timestamptz)
+RETURNS @extschema@.okra_payment_link
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	d	jsonb := response -> 'data';
+	l	@extschema@.okra_payment_links;
+BEGIN
+	INSERT INTO @extschema@.okra_payment_links AS t
+		(link_id, name, amount, currency, type, note, account, url, surl, short_url,
+		 schedule_interval, start_date, end_date, created_at, created_by,
+		 last_seen_at, response)
+	VALUES (lower(coalesce(d ->> '_id', d ->> 'id')), request ->> 'name',
+			(request ->> 'amount')::bigint, request ->> 'currency', request ->> 'type',
+			request ->> 'note', coalesce(request ->> 'account', d ->> 'account'),
+			d ->> 'url', d ->> 'surl', d ->> 'short_url',
+			request #>> '{schedule,interval}', (request #>> '{schedule,startDate}')::date,
+			(request #>> '{schedule,endDate}')::date, seen_at, role, seen_at, response)
+	ON CONFLICT (link_id) DO UPDATE SET
+		url = excluded.url, surl = excluded.surl, short_url = excluded.short_url,
+		last_seen_at = excluded.last_seen_at, response = excluded.response
+	RETURNING * INTO l;
+	RETURN ROW(l.link_id, l.url, l.surl, l.short_url, l.name, l.amount, l.currency,
+			   l.type, l.note, l.account, l.schedule_interval, l.start_date, l.end_date,
+			   l.created_at, l.response)::@extschema@.okra_payment_link;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.okra_ledger_link_record(jsonb, jsonb, name, timestamptz) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.okra_ledger_link_record(jsonb, jsonb, name, timestamptz) IS
+	'Internal: records a payment link Okra answered; called by okra_create_payment_link only.';
+
+CREATE FUNCTION @extschema@.okra_create_payment_link(name text, amount bigint,
+													 currency text DEFAULT 'NGN',
+													 note text DEFAULT NULL,
+													 account text DEFAULT NULL,
+													 schedule_interval text DEFAULT NULL,
+													 start_date date DEFAULT NULL,
+													 end_date date DEFAULT NULL,
+													 success_url text DEFAULT NULL,
+													 callback_url text DEFAULT NULL)
+RETURNS @extschema@.okra_payment_link
+AS 'MODULE_PATHNAME', 'okra_create_payment_link'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.okra_create_payment_link(text, bigint, text, text, text, text, date, date, text, text) IS
+	'Asks Okra for a payment link (pay/link/create): a fixed amount, or NULL for the payer to choose; recurring with schedule_interval; see README "Payment links".';
+REVOKE ALL ON FUNCTION @extschema@.okra_create_payment_link(text, bigint, text, text, text, text, date, date, text, text) FROM PUBLIC;
+
+-- okra_ledger_payment sets okra_payments.link_id (as in sql/okra.sql)
+CREATE OR REPLACE FUNCTION @extschema@.okra_ledger_payment(p @extschema@.okra_payment)
+RETURNS boolean
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	is_final	boolean := @extschema@.okra_status_is_terminal(p.status);
+	new_outcome	text := @extschema@.okra_payment_outcome(p.status, p.response_status);
+	-- the payment link it was paid through, when the answer names it: the
+	-- link object in pay/verify's payment_status, its id in a payment
+	via_link	text := (SELECT lower(CASE jsonb_typeof(o -> 'link')
+										WHEN 'object' THEN coalesce(o #>> '{link,_id}', o #>> '{link,id}')
+										WHEN 'string' THEN o ->> 'link' END)
+						   FROM (VALUES (p.response #> '{data,payment_status}'),
+										(p.response #> '{data,payment}')) AS v(o)
+						  WHERE lower(coalesce(o ->> '_id', o ->> 'id')) = p.payment_id
+						  LIMIT 1);
+	refund		@extschema@.okra_refunds;
+	prev_status	text;
+	was_final	boolean;
+	prev_amount	bigint;
+	prev_curr	text;
+BEGIN
+	IF via_link !~ '^[0-9a-f]{24}$' THEN
+		via_link := NULL;
+	END IF;
+	SELECT * INTO refund FROM @extschema@.okra_refunds
+	 WHERE refund_payment_id = p.payment_id FOR UPDATE;
+	IF FOUND THEN
+		PERFORM @extschema@.okra_ledger_refund_payment(refund, p);
+		RETURN refund.refund_payment_status IS DISTINCT FROM p.status;
+	END IF;
+
+	-- one statement for a payment seen before: it locks the row, updates
+	-- it and returns what it was
+	UPDATE @extschema@.okra_payments AS t SET
+		status = p.status,
+		response_status = p.response_status,
+		terminal = is_final,
+		outcome = new_outcome,
+		amount = coalesce(p.amount, t.amount),
+		currency = coalesce(p.currency, t.currency),
+		customer_id = coalesce(p.customer_id, t.customer_id),
+		env = coalesce(p.env, t.env),
+		last_checked_at = p.checked_at,
+		status_changed_at = CASE WHEN prev.status IS DISTINCT FROM p.status
+							THEN p.checked_at ELSE t.status_changed_at END,
+		-- a stale payment stays out of scheduled checks
+		next_check_at = CASE WHEN NOT is_final AND t.stale_at IS NULL
+						THEN @extschema@.okra_next_check(p.checked_at,
+							CASE WHEN prev.status IS DISTINCT FROM p.status
+							THEN p.checked_at ELSE t.status_changed_at END) END,
+		check_count = t.check_count + 1,
+		failed_checks = 0,
+		last_error = NULL,
+		link_id = coalesce(via_link, t.link_id)
+	  FROM (SELECT payment_id, status, terminal, amount, currency
+			  FROM @extschema@.okra_payments
+			 WHERE payment_id = p.payment_id FOR UPDATE) AS prev
+	 WHERE t.payment_id = prev.payment_id
+	RETURNING prev.status, prev.terminal, prev.amount, prev.currency
+	  INTO prev_status, was_final, prev_amount, prev_curr;
+
+	IF NOT FOUND THEN
+		INSERT INTO @extschema@.okra_payments
+			(payment_id, status, response_status, terminal, outcome, amount, currency,
+			 customer_id, env, first_seen_at, last_checked_at, status_changed_at,
+			 next_check_at, check_count, link_id)
+		VALUES (p.payment_id, p.status, p.response_status, is_final, new_outcome,
+				p.amount, p.currency, p.customer_id, p.env, p.checked_at, p.checked_at,
+				p.checked_at,
+				CASE WHEN NOT is_final THEN @extschema@.okra_next_check(p.checked_at, p.checked_at) END,
+				1, via_link)
+		ON CONFLICT (payment_id) DO NOTHING;
+		IF NOT FOUND THEN
+			-- another session recorded it first: update what it wrote
+			RETURN @extschema@.okra_ledger_payment(p);
+		END IF;
+		was_final := false;
+	END IF;
+
+	IF prev_status IS DISTINCT FROM p.status THEN
+		INSERT INTO @extschema@.okra_status_changes
+			(object_type, object_id, payment_id, old_status, new_status, outcome,
+			 amount, currency, changed_at)
+		VALUES ('payment', p.payment_id, p.payment_id, prev_status, p.status,
+				CASE WHEN NOT was_final THEN new_outcome END,
+				coalesce(p.amount, prev_amount), coalesce(p.currency, prev_curr),
+				p.checked_at);
+	END IF;
+	RETURN prev_status IS DISTINCT FROM p.status;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.okra_ledger_payment(@extschema@.okra_payment) FROM PUBLIC;
+
+-----------------------------------------------------------------------------
+-- Authorizations: future and recurring payments (README "Authorizations:
+-- future and recurring payments").  A customer gives an authorization in
+-- Okra's widget; okra_initiate_authorized_payment schedules debits on it,
+-- okra_cancel_authorization and okra_reauthorize stop and restore it, and
+-- each keeps okra_authorizations up to date.  The lists write nothing.
+-----------------------------------------------------------------------------
+
+CREATE TYPE @extschema@.okra_authorization AS (
+	authorization_id	text,
+	customer_id			text,
+	accounts			text[],
+	link_id				text,
+	status				text,
+	cancelled_by		text,
+	amount				bigint,
+	initial_amount		bigint,
+	currency			text,
+	one_time			boolean,
+	schedule_interval	text,
+	start_date			date,
+	end_date			date,
+	disconnected		boolean,
+	checked_at			timestamptz,
+	response			jsonb
+);
+COMMENT ON TYPE @extschema@.okra_authorization IS
+	'A customer''s authorization of future debits, as Okra returns it; see README "Types".';
+COMMENT ON COLUMN @extschema@.okra_authorization.authorization_id IS
+	'The authorization''s id (_id), 24 hexadecimal characters.';
+COMMENT ON COLUMN @extschema@.okra_authorization.customer_id IS
+	'The customer who gave it (customer).';
+COMMENT ON COLUMN @extschema@.okra_authorization.accounts IS
+	'The customer''s accounts it may debit (accounts).';
+COMMENT ON COLUMN @extschema@.okra_authorization.link_id IS
+	'The link it was given through (link).';
+COMMENT ON COLUMN @extschema@.okra_authorization.status IS
+	'active or cancelled (status).';
+COMMENT ON COLUMN @extschema@.okra_authorization.cancelled_by IS
+	'merchant or customer once cancelled, else NULL (cancelled_by); only one the merchant cancelled can be reauthorized.';
+COMMENT ON COLUMN @extschema@.okra_authorization.amount IS
+	'Each later debit, in kobo (amount); NULL until debits are scheduled.';
+COMMENT ON COLUMN @extschema@.okra_authorization.initial_amount IS
+	'The first debit, in kobo (initialAmount); NULL until debits are scheduled.';
+COMMENT ON COLUMN @extschema@.okra_authorization.currency IS
+	'Currency code, NGN.';
+COMMENT ON COLUMN @extschema@.okra_authorization.one_time IS
+	'True for a single future debit (oneTime).';
+COMMENT ON COLUMN @extschema@.okra_authorization.schedule_interval IS
+	'monthly, weekly or yearly (duration.interval); NULL for a one-time debit or none scheduled.';
+COMMENT ON COLUMN @extschema@.okra_authorization.start_date IS
+	'The day debits begin (duration.startDate, UTC).';
+COMMENT ON COLUMN @extschema@.okra_authorization.end_date IS
+	'The day debits end (duration.endDate, UTC); NULL: until cancelled.';
+COMMENT ON COLUMN @extschema@.okra_authorization.disconnected IS
+	'True once the customer withdrew it (disconnect).';
+COMMENT ON COLUMN @extschema@.okra_authorization.checked_at IS
+	'When the response arrived.';
+COMMENT ON COLUMN @extschema@.okra_authorization.response IS
+	'The whole response body; in a list, the authorization object.';
+
+CREATE TABLE @extschema@.okra_authorizations (
+	authorization_id	text PRIMARY KEY CHECK (authorization_id ~ '^[0-9a-f]{24}$'),
+	customer_id			text,
+	accounts			text[],
+	link_id				text,
+	status				text,
+	cancelled_by		text,
+	amount				bigint,
+	initial_amount		bigint,
+	currency			text,
+	one_time			boolean,
+	schedule_interval	text,
+	start_date			date,
+	end_date			date,
+	disconnected		boolean,
+	first_seen_at		timestamptz NOT NULL,
+	last_seen_at		timestamptz NOT NULL,
+	last_changed_at		timestamptz NOT NULL,
+	response			jsonb NOT NULL
+);
+CREATE INDEX okra_authorizations_customer_idx ON @extschema@.okra_authorizations (customer_id);
+COMMENT ON TABLE @extschema@.okra_authorizations IS
+	'One row per authorization okra initiated, cancelled or reauthorized, with the latest state Okra answered; the lists do not write it.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.okra_authorizations', '');
+
+-- After Okra answered one of the three calls: the authorization's latest
+-- state.  last_changed_at moves only when something but the response did.
+CREATE FUNCTION @extschema@.okra_ledger_authorization(a @extschema@.okra_authorization)
+RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+	INSERT INTO @extschema@.okra_authorizations AS t
+		(authorization_id, customer_id, accounts, link_id, status, cancelled_by, amount,
+		 initial_amount, currency, one_time, schedule_interval, start_date, end_date,
+		 disconnected, first_seen_at, last_seen_at, last_changed_at, response)
+	VALUES (a.authorization_id, a.customer_id, a.accounts, a.link_id, a.status,
+			a.cancelled_by, a.amount, a.initial_amount, a.currency, a.one_time,
+			a.schedule_interval, a.start_date, a.end_date, a.disconnected,
+			a.checked_at, a.checked_at, a.checked_at, a.response)
+	ON CONFLICT (authorization_id) DO UPDATE SET
+		customer_id = excluded.customer_id, accounts = excluded.accounts,
+		link_id = excluded.link_id, status = excluded.status,
+		cancelled_by = excluded.cancelled_by, amount = excluded.amount,
+		initial_amount = excluded.initial_amount, currency = excluded.currency,
+		one_time = excluded.one_time, schedule_interval = excluded.schedule_interval,
+		start_date = excluded.start_date, end_date = excluded.end_date,
+		disconnected = excluded.disconnected,
+		last_seen_at = excluded.last_seen_at,
+		last_changed_at = CASE
+			WHEN (t.customer_id, t.accounts, t.link_id, t.status, t.cancelled_by, t.amount,
+				  t.initial_amount, t.currency, t.one_time, t.schedule_interval,
+				  t.start_date, t.end_date, t.disconnected)
+				 IS NOT DISTINCT FROM
+				 (excluded.customer_id, excluded.accounts, excluded.link_id, excluded.status,
+				  excluded.cancelled_by, excluded.amount, excluded.initial_amount,
+				  excluded.currency, excluded.one_time, excluded.schedule_interval,
+				  excluded.start_date, excluded.end_date, excluded.disconnected)
+			THEN t.last_changed_at ELSE excluded.last_seen_at END,
+		response = excluded.response
+$$;
+REVOKE ALL ON FUNCTION @extschema@.okra_ledger_authorization(@extschema@.okra_authorization) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.okra_ledger_authorization(@extschema@.okra_authorization) IS
+	'Internal: records an authorization''s latest state in okra_authorizations; called by okra''s C functions only.';
+
+CREATE FUNCTION @extschema@.okra_initiate_authorized_payment(authorization_id text, amount bigint,
+															 initial_amount bigint, start_date date,
+															 end_date date DEFAULT NULL,
+															 schedule_interval text DEFAULT NULL,
+															 one_time boolean DEFAULT false,
+															 currency text DEFAULT 'NGN')
+RETURNS @extschema@.okra_authorization
+AS 'MODULE_PATHNAME', 'okra_initiate_authorized_payment'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.okra_initiate_authorized_payment(text, bigint, bigint, date, date, text, boolean, text) IS
+	'Schedules future debits on a customer''s authorization (pay/authorization/initiate): one-time, or every schedule_interval; see README "Authorizations: future and recurring payments".';
+REVOKE ALL ON FUNCTION @extschema@.okra_initiate_authorized_payment(text, bigint, bigint, date, date, text, boolean, text) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.okra_cancel_authorization(authorization_id text, customer_id text,
+													  link_id text)
+RETURNS @extschema@.okra_authorization
+AS 'MODULE_PATHNAME', 'okra_cancel_authorization'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.okra_cancel_authorization(text, text, text) IS
+	'Cancels an authorization as the merchant (pay/authorization/cancel): no further debits; see README "Authorizations: future and recurring payments".';
+REVOKE ALL ON FUNCTION @extschema@.okra_cancel_authorization(text, text, text) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.okra_reauthorize(authorization_id text, customer_id text,
+											 link_id text, account_id text)
+RETURNS @extschema@.okra_authorization
+AS 'MODULE_PATHNAME', 'okra_reauthorize'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.okra_reauthorize(text, text, text, text) IS
+	'Restores an authorization the merchant cancelled (pay/authorization/reauth); see README "Authorizations: future and recurring payments".';
+REVOKE ALL ON FUNCTION @extschema@.okra_reauthorize(text, text, text, text) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.okra_list_authorizations(page_size integer DEFAULT 50)
+RETURNS SETOF @extschema@.okra_authorization
+AS 'MODULE_PATHNAME', 'okra_list_authorizations'
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 50;
+COMMENT ON FUNCTION @extschema@.okra_list_authorizations(integer) IS
+	'The merchant''s authorizations as Okra lists them (pay/authorization/list), newest first, a page of page_size at a time, asked for only as rows are needed; writes nothing.';
+REVOKE ALL ON FUNCTION @extschema@.okra_list_authorizations(integer) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.okra_customer_authorizations(customer_id text, page_size integer DEFAULT 50)
+RETURNS SETOF @extschema@.okra_authorization
+AS 'MODULE_PATHNAME', 'okra_customer_authorizations'
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 50;
+COMMENT ON FUNCTION @extschema@.okra_customer_authorizations(text, integer) IS
+	'One customer''s authorizations as Okra lists them (pay/authorization/getByCustomer), a page of page_size at a time, asked for only as rows are needed; writes nothing.';
+REVOKE ALL ON FUNCTION @extschema@.okra_customer_authorizations(text, integer) FROM PUBLIC;
+
+-----------------------------------------------------------------------------
+-- Bulk payments (README "Bulk payments"): okra_bulk_initiate sends many
+-- debits in one bulkfiles/initiate upload, a CSV file okra writes from the
+-- rows it is given, every row checked first.  The file, its rows and its
+-- payments (due a check) are kept in the ledger.
+-----------------------------------------------------------------------------
+
+CREATE TYPE @extschema@.okra_bulk_payment AS (
+	account_to_debit	text,
+	account_to_credit	text,
+	amount				bigint,
+	currency			text,
+	callback_url		text
+);
+COMMENT ON TYPE @extschema@.okra_bulk_payment IS
+	'One row of a bulk payment file, as okra_bulk_initiate takes it; see README "Types".';
+COMMENT ON COLUMN @extschema@.okra_bulk_payment.account_to_debit IS
+	'The customer''s account debited, an Okra ObjectID.';
+COMMENT ON COLUMN @extschema@.okra_bulk_payment.account_to_credit IS
+	'The account credited, an Okra ObjectID.';
+COMMENT ON COLUMN @extschema@.okra_bulk_payment.amount IS
+	'Amount in kobo, positive.';
+COMMENT ON COLUMN @extschema@.okra_bulk_payment.currency IS
+	'Currency code: NGN.';
+COMMENT ON COLUMN @extschema@.okra_bulk_payment.callback_url IS
+	'Where Okra reports on the payment: an http or https URL, or NULL.';
+
+CREATE TYPE @extschema@.okra_bulk_file AS (
+	bulkfile_id		text,
+	file_name		text,
+	status			text,
+	rows			integer,
+	payment_ids		text[],
+	total_amount	bigint,
+	created_at		timestamptz,
+	response		jsonb
+);
+COMMENT ON TYPE @extschema@.okra_bulk_file IS
+	'A bulk payment file okra_bulk_initiate uploaded; see README "Types".';
+COMMENT ON COLUMN @extschema@.okra_bulk_file.bulkfile_id IS
+	'The file''s id (data.bulkfile._id).';
+COMMENT ON COLUMN @extschema@.okra_bulk_file.status IS
+	'The file''s status as Okra answered it (data.bulkfile.status).';
+COMMENT ON COLUMN @extschema@.okra_bulk_file.rows IS
+	'How many payments it holds.';
+COMMENT ON COLUMN @extschema@.okra_bulk_file.payment_ids IS
+	'The payments Okra created, one per row, in the order of the rows.';
+COMMENT ON COLUMN @extschema@.okra_bulk_file.total_amount IS
+	'The sum of the rows'' amounts, in kobo.';
+COMMENT ON COLUMN @extschema@.okra_bulk_file.created_at IS
+	'When Okra''s answer arrived.';
+COMMENT ON COLUMN @extschema@.okra_bulk_file.response IS
+	'The whole response body.';
+
+CREATE TABLE @extschema@.okra_bulk_files (
+	bulkfile_id		text PRIMARY KEY CHECK (bulkfile_id ~ '^[0-9a-f]{24}$'),
+	file_name		text NOT NULL,
+	status			text,
+	rows			integer NOT NULL,
+	total_amount	bigint NOT NULL,
+	currency		text NOT NULL,
+	created_at		timestamptz NOT NULL,
+	created_by		name NOT NULL,
+	response		jsonb NOT NULL
+);
+COMMENT ON TABLE @extschema@.okra_bulk_files IS
+	'One row per bulk payment file okra_bulk_initiate uploaded; its rows are in okra_bulk_file_rows, its payments in okra_payments.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.okra_bulk_files', '');
+
+CREATE TABLE @extschema@.okra_bulk_file_rows (
+	bulkfile_id			text NOT NULL,
+	position			integer NOT NULL CHECK (position > 0),
+	account_to_debit	text NOT NULL,
+	account_to_credit	text NOT NULL,
+	amount				bigint NOT NULL,
+	currency			text NOT NULL,
+	callback_url		text,
+	payment_id			text NOT NULL UNIQUE,
+	PRIMARY KEY (bulkfile_id, position)
+);
+COMMENT ON TABLE @extschema@.okra_bulk_file_rows IS
+	'One row per row of a bulk payment file (position from 1, in file order), with the payment Okra created for it.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.okra_bulk_file_rows', '');
+
+-- After Okra answered: the file, its rows, and each payment in the ledger,
+-- due a check now (the answer names the payments, not their status).
+-- request is okra_bulk_initiate's description of the file.
+CREATE FUNCTION @extschema@.okra_ledger_bulk_record(request jsonb, response jsonb, role name,
+													created_at timestamptz)
+RETURNS @extschema@.okra_bulk_file
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	f		jsonb := coalesce(response #> '{data,bulkfile}', response #> '{data,data,bulkfile}');
+	id		text := lower(coalesce(f ->> '_id', f ->> 'id'));
+	total	bigint;
+BEGIN
+	INSERT INTO @extschema@.okra_bulk_file_rows
+		(bulkfile_id, position, account_to_debit, account_to_credit, amount, currency,
+		 callback_url, payment_id)
+	SELECT id, r.n, r.x ->> 'account_to_debit', r.x ->> 'account_to_credit',
+		   (r.x ->> 'amount')::bigint, r.x ->> 'currency', r.x ->> 'callback_url',
+		   lower(f -> 'payments' ->> (r.n - 1)::integer)
+	  FROM jsonb_array_elements(request -> 'rows') WITH ORDINALITY AS r(x, n);
+
+	INSERT INTO @extschema@.okra_payments AS p
+		(payment_id, amount, currency, env, first_seen_at, next_check_at)
+	SELECT b.payment_id, b.amount, b.currency, f ->> 'env', created_at, created_at
+	  FROM @extschema@.okra_bulk_file_rows AS b
+	 WHERE b.bulkfile_id = id
+	ON CONFLICT ON CONSTRAINT okra_payments_pkey DO NOTHING;
+
+	SELECT sum(b.amount) INTO total FROM @extschema@.okra_bulk_file_rows AS b
+	 WHERE b.bulkfile_id = id;
+	INSERT INTO @extschema@.okra_bulk_files
+		(bulkfile_id, file_name, status, rows, total_amount, currency, created_at,
+		 created_by, response)
+	VALUES (id, request ->> 'file_name', f ->> 'status',
+			jsonb_array_length(request -> 'rows'), total, 'NGN', created_at, role, response);
+
+	RETURN ROW(id, request ->> 'file_name', f ->> 'status',
+			   jsonb_array_length(request -> 'rows'),
+			   ARRAY(SELECT b.payment_id FROM @extschema@.okra_bulk_file_rows AS b
+					  WHERE b.bulkfile_id = id ORDER BY b.position),
+			   total, created_at, response)::@extschema@.okra_bulk_file;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.okra_ledger_bulk_record(jsonb, jsonb, name, timestamptz) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.okra_ledger_bulk_record(jsonb, jsonb, name, timestamptz) IS
+	'Internal: records a bulk payment file Okra accepted, its rows and its payments (due a check); called by okra_bulk_initiate only.';
+
+CREATE FUNCTION @extschema@.okra_bulk_initiate(payments @extschema@.okra_bulk_payment[],
+											   file_name text DEFAULT 'payments.csv')
+RETURNS @extschema@.okra_bulk_file
+AS 'MODULE_PATHNAME', 'okra_bulk_initiate'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.okra_bulk_initiate(@extschema@.okra_bulk_payment[], text) IS
+	'Asks Okra to make one payment per row (bulkfiles/initiate, a CSV upload), every row checked first; see README "Bulk payments".';
+REVOKE ALL ON FUNCTION @extschema@.okra_bulk_initiate(@extschema@.okra_bulk_payment[], text) FROM PUBLIC;
+
+-----------------------------------------------------------------------------
+-- The outbox also sends initiates and payouts (okra_..._after_commit): a
+-- request keeps its body, its reference and what it created; a payment id
+-- is needed by refunds and cancels only.  Columns and attributes at the
+-- end, as in a fresh install; the claim and the outcome are replaced.
+-----------------------------------------------------------------------------
+ALTER TABLE @extschema@.okra_outbox_requests
+	DROP CONSTRAINT okra_outbox_requests_kind_check,
+	ADD CONSTRAINT okra_outbox_requests_kind_check
+		CHECK (kind IN ('refund', 'cancel', 'initiate', 'payout')),
+	ALTER COLUMN payment_id DROP NOT NULL,
+	ADD COLUMN body jsonb,
+	ADD COLUMN reference text,
+	ADD COLUMN created_id text,
+	ADD CONSTRAINT okra_outbox_requests_payment_check
+		CHECK (kind IN ('initiate', 'payout') OR payment_id IS NOT NULL);
+-- a reference queues one initiate (one payout) at a time
+CREATE UNIQUE INDEX okra_outbox_reference_idx ON @extschema@.okra_outbox_requests (kind, reference)
+	WHERE reference IS NOT NULL AND state <> 'failed';
+COMMENT ON TABLE @extschema@.okra_outbox_requests IS
+	'One row per refund, cancel, initiate or payout requested with an okra_..._after_commit function, and its state.';
+ALTER TYPE @extschema@.okra_outbox_claimed ADD ATTRIBUTE body text;
+
+-- Initiates and payouts after commit (README "Collecting payments"): the C
+-- functions check the arguments as the synchronous calls do, take the
+-- reference's lock, and, with the latest snapshot, find a request the
+-- reference already queued (returned again: nothing is queued twice) or a
+-- payment it already made (refused), before they queue the request.
+CREATE FUNCTION @extschema@.okra_outbox_reference_request(kind text, reference text)
+RETURNS bigint
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT min(o.request_id) FROM @extschema@.okra_outbox_requests AS o
+	 WHERE o.kind = okra_outbox_reference_request.kind
+	   AND o.reference = okra_outbox_reference_request.reference AND o.state <> 'failed'
+$$;
+REVOKE ALL ON FUNCTION @extschema@.okra_outbox_reference_request(text, text) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.okra_outbox_queue(kind text, body jsonb, amount bigint, reference text)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	req		bigint;
+BEGIN
+	INSERT INTO @extschema@.okra_outbox_requests (kind, amount, body, reference, created_by)
+	VALUES (kind, amount, body, reference, session_user)
+	RETURNING request_id INTO req;
+	PERFORM @extschema@.okra_outbox_wake();
+	RETURN req;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.okra_outbox_queue(text, jsonb, bigint, text) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.okra_initiate_payment_after_commit(account_to_debit text, amount bigint,
+															   currency text DEFAULT 'NGN',
+															   account_to_credit text DEFAULT NULL,
+															   reference text DEFAULT NULL,
+															   schedule_interval text DEFAULT NULL,
+															   start_date date DEFAULT NULL,
+															   end_date date DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'okra_initiate_payment_after_commit'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.okra_initiate_payment_after_commit(text, bigint, text, text, text, text, date, date) IS
+	'Queues okra_initiate_payment''s request to be sent once the calling transaction commits, after its checks; returns its request id (the same one again for a reference already queued).';
+REVOKE ALL ON FUNCTION @extschema@.okra_initiate_payment_after_commit(text, bigint, text, text, text, text, date, date) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION @extschema@.okra_outbox_claim(n integer, lease interval)
+RETURNS @extschema@.okra_outbox_claimed[]
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	claimed	@extschema@.okra_outbox_claimed[];
+BEGIN
+	-- (an initiate or a payout cannot be checked: a person settles it)
+	UPDATE @extschema@.okra_outbox_requests AS o
+	   SET state = 'unknown', lease_until = NULL,
+		   next_attempt_at = CASE WHEN o.kind IN ('initiate', 'payout') THEN NULL ELSE now() END,
+		   last_error = 'the sender stopped while the request was in flight'
+	 WHERE o.state = 'sending' AND o.lease_until < now();
+	WITH c AS (
+		UPDATE @extschema@.okra_outbox_requests AS o
+		   SET state = 'sending', attempts = o.attempts + 1, lease_until = now() + lease,
+			   last_attempt_at = now()
+		  FROM (SELECT q.request_id, q.state FROM @extschema@.okra_outbox_requests AS q
+				 WHERE q.state IN ('queued', 'unknown') AND q.next_attempt_at <= now()
+				 ORDER BY q.next_attempt_at, q.request_id
+				 LIMIT n FOR UPDATE SKIP LOCKED) AS due
+		 WHERE o.request_id = due.request_id
+		RETURNING o.request_id, CASE WHEN due.state = 'queued' THEN 'send' ELSE 'check' END AS mode,
+				  o.kind, o.payment_id, o.amount, o.reason, o.account, o.attempts, o.resend,
+				  o.idempotency_key, o.body::text)
+	SELECT array_agg(ROW(c.*)::@extschema@.okra_outbox_claimed ORDER BY c.request_id)
+	  INTO claimed FROM c;
+	RETURN coalesce(claimed, '{}');
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.okra_outbox_claim(integer, interval) FROM PUBLIC;
+
+-- An initiate or a payout Okra answered success: the request succeeded,
+-- and the payment or payout it created joins the ledger.  An answer that
+-- names no valid id leaves it unknown, for a person.
+CREATE FUNCTION @extschema@.okra_outbox_created(o @extschema@.okra_outbox_requests, request text,
+												http_status integer, started_at timestamptz,
+												finished_at timestamptz, response jsonb)
+RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	obj		jsonb := response #> ARRAY['data', CASE WHEN o.kind = 'payout' THEN 'payout' ELSE 'payment' END];
+	id		text := lower(coalesce(obj ->> '_id', obj ->> 'id'));
+BEGIN
+	IF id IS NULL OR id !~ '^[0-9a-f]{24}$' THEN
+		UPDATE @extschema@.okra_outbox_requests AS t SET
+			state = 'unknown', lease_until = NULL, next_attempt_at = NULL,
+			http_status = okra_outbox_created.http_status, sqlstate = 'OK011',
+			last_error = 'Okra answered success without a valid id of what it created; check with Okra and settle it with okra_outbox_resolve()',
+			response = okra_outbox_created.response
+		 WHERE t.request_id = o.request_id;
+		RETURN 'unknown';
+	END IF;
+	UPDATE @extschema@.okra_outbox_requests AS t SET
+		state = 'succeeded', lease_until = NULL, next_attempt_at = NULL,
+		finished_at = clock_timestamp(), http_status = okra_outbox_created.http_status,
+		sqlstate = NULL, last_error = NULL, created_id = id,
+		response = okra_outbox_created.response
+	 WHERE t.request_id = o.request_id;
+	PERFORM @extschema@.okra_ledger_record('pay/' || o.kind, request, http_status, started_at,
+										   finished_at, o.created_by, NULL, NULL, false, response);
+	IF o.kind = 'initiate' THEN
+		PERFORM @extschema@.okra_ledger_initiation_record(o.reference, o.body, response,
+														  o.created_by, finished_at);
+	END IF;
+	RETURN 'succeeded';
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.okra_outbox_created(@extschema@.okra_outbox_requests, text, integer, timestamptz, timestamptz, jsonb) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION @extschema@.okra_outbox_finish(req bigint, attempt integer, mode text,
+											   sqlstate text, message text, http_status integer,
+											   started_at timestamptz, finished_at timestamptz,
+											   request text, refund @extschema@.okra_refund,
+											   payment @extschema@.okra_payment, response jsonb,
+											   max_attempts integer, trust_idempotency boolean)
+RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	o		@extschema@.okra_outbox_requests;
+	new_state	text;
+	why		text := CASE WHEN sqlstate IS NOT NULL THEN sqlstate || ': ' || message END;
+	retry	interval;
+	outcome	text;
+BEGIN
+	SELECT * INTO o FROM @extschema@.okra_outbox_requests AS t
+	 WHERE t.request_id = req AND t.state = 'sending' AND t.attempts = attempt FOR UPDATE;
+	IF NOT FOUND THEN
+		-- no longer this attempt's (its lease ran out and another sender
+		-- took it over).  A refund or cancel Okra says it carried out is
+		-- still the truth: it settles the request, whatever its state, and
+		-- is never dropped.
+		SELECT * INTO o FROM @extschema@.okra_outbox_requests AS t
+		 WHERE t.request_id = req FOR UPDATE;
+		IF okra_outbox_finish.sqlstate IS NOT NULL THEN
+			RAISE LOG 'okra outbox request % (attempt %, %) answered % after its claim ran out: %; it stays %',
+				req, attempt, mode, okra_outbox_finish.sqlstate, message, o.state;
+		END IF;
+		IF mode = 'send' AND okra_outbox_finish.sqlstate IS NULL AND attempt <= o.attempts
+		   AND (refund.refund_id IS NOT NULL OR payment.payment_id IS NOT NULL) THEN
+			RAISE LOG 'okra outbox request % (attempt %) answered after its claim ran out: it succeeded (it was %)',
+				req, attempt, o.state;
+			IF o.state <> 'succeeded' THEN
+				UPDATE @extschema@.okra_outbox_requests AS t SET
+					state = 'succeeded', lease_until = NULL, next_attempt_at = NULL,
+					finished_at = clock_timestamp(), http_status = okra_outbox_finish.http_status,
+					sqlstate = NULL,
+					last_error = 'answered after its claim ran out (it was ' || o.state || ')',
+					refund_id = coalesce(refund.refund_id, t.refund_id),
+					response = coalesce(okra_outbox_finish.response, t.response)
+				 WHERE t.request_id = req;
+				PERFORM @extschema@.okra_ledger_record('pay/' || o.kind, request, http_status,
+					started_at, finished_at, o.created_by, payment, refund, o.amount IS NULL, response);
+				RETURN 'succeeded';
+			END IF;
+		END IF;
+		IF mode = 'send' AND okra_outbox_finish.sqlstate IS NULL AND attempt <= o.attempts
+		   AND o.kind IN ('initiate', 'payout') AND o.state <> 'succeeded' THEN
+			RAISE LOG 'okra outbox request % (attempt %) answered after its claim ran out: it succeeded (it was %)',
+				req, attempt, o.state;
+			RETURN @extschema@.okra_outbox_created(o, request, http_status, started_at, finished_at, response);
+		END IF;
+		RETURN NULL;
+	END IF;
+	-- 08001 surely never reached Okra, a 429 was refused: back off, retry
+	retry := CASE WHEN okra_outbox_finish.sqlstate = 'OK008' THEN interval '60 seconds'
+			 ELSE least(interval '1 second' * power(2, least(attempt, 12)), interval '10 minutes') END;
+
+	IF o.kind IN ('initiate', 'payout') THEN
+		-- what a lost initiate or payout created cannot be looked up from
+		-- the request: an unknown outcome waits for a person, never resent
+		IF okra_outbox_finish.sqlstate IS NULL THEN
+			RETURN @extschema@.okra_outbox_created(o, request, http_status, started_at, finished_at, response);
+		ELSIF okra_outbox_finish.sqlstate IN ('08001', 'OK008') THEN
+			new_state := CASE WHEN attempt >= max_attempts THEN 'failed' ELSE 'queued' END;
+		ELSIF okra_outbox_finish.sqlstate IN ('OK010', 'OK011') THEN
+			new_state := 'unknown';
+			why := why || ' (outcome unknown: Okra cannot be asked what this request created; check with Okra and settle it with okra_outbox_resolve())';
+		ELSE
+			new_state := 'failed';		-- Okra refused it: never sent again
+		END IF;
+	ELSIF mode = 'send' THEN
+		IF okra_outbox_finish.sqlstate IS NULL THEN
+			new_state := 'succeeded';
+		ELSIF okra_outbox_finish.sqlstate IN ('08001', 'OK008') THEN
+			new_state := CASE WHEN attempt >= max_attempts THEN 'failed' ELSE 'queued' END;
+		ELSIF okra_outbox_finish.sqlstate IN ('OK010', 'OK011') THEN
+			new_state := 'unknown';
+		ELSE
+			new_state := 'failed';		-- Okra refused it: never sent again
+		END IF;
+	ELSE
+		-- an unknown request, and what pay/verify says of its payment
+		outcome := @extschema@.okra_payment_outcome(payment.status, payment.response_status);
+		IF okra_outbox_finish.sqlstate IS NOT NULL THEN
+			new_state := 'unknown';
+		ELSIF o.kind = 'cancel' AND lower(payment.status) IN ('cancelled', 'canceled') THEN
+			new_state := 'succeeded';
+			why := NULL;
+		ELSIF o.kind = 'cancel' AND lower(payment.status) IN ('initialize', 'initialized', 'pending') THEN
+			new_state := 'queued';		-- not cancelled: the first did nothing
+			why := 'Okra shows the payment still ' || payment.status || ': sending the cancel again';
+		ELSIF o.kind = 'cancel' THEN
+			new_state := 'failed';
+			why := 'Okra shows the payment ' || payment.status || ': it cannot be cancelled';
+		ELSIF outcome IS DISTINCT FROM 'succeeded'
+			  AND (outcome IN ('failed', 'cancelled')
+				   OR lower(payment.status) IN ('initialize', 'initialized', 'pending'))
+			  AND NOT EXISTS (SELECT 1 FROM @extschema@.okra_payments AS p
+							   WHERE p.payment_id = o.payment_id AND p.outcome = 'succeeded') THEN
+			-- definite: Okra refunds succeeded payments only, and this one
+			-- never succeeded
+			new_state := 'failed';
+			why := 'Okra shows the payment ' || payment.status || ': the refund cannot have happened';
+		ELSIF outcome IS DISTINCT FROM 'succeeded' THEN
+			-- a payment that succeeded and now shows another status (Okra may
+			-- change it on refund) proves nothing: a person decides
+			new_state := 'unknown';
+			why := 'outcome unknown: Okra now shows the payment ' || coalesce(payment.status, 'without a status')
+				|| ', which does not tell whether the refund happened; check with Okra and settle it with okra_outbox_resolve()';
+		ELSIF o.amount IS NULL OR trust_idempotency THEN
+			-- a repeat is answered "Duplicate request" if the first went
+			-- through (a full refund), or replayed under its Idempotency-Key
+			new_state := 'queued';
+			why := 'outcome unknown: sending it again, which Okra answers with the first refund if there was one';
+		ELSE
+			new_state := 'unknown';
+			why := 'outcome unknown: Okra offers no way to tell whether a partial refund happened; check with Okra and settle it with okra_outbox_resolve()';
+		END IF;
+	END IF;
+
+	UPDATE @extschema@.okra_outbox_requests AS t SET
+		state = new_state,
+		resend = t.resend OR (mode = 'check' AND new_state = 'queued'),
+		lease_until = NULL,
+		next_attempt_at = CASE
+			WHEN new_state = 'unknown' AND o.kind IN ('initiate', 'payout') THEN NULL
+			WHEN new_state = 'queued' AND mode = 'check' THEN now()
+			WHEN new_state = 'queued' THEN now() + retry
+			WHEN new_state = 'unknown' AND (mode = 'send' OR okra_outbox_finish.sqlstate IS NOT NULL) THEN now() + retry
+			END,
+		finished_at = CASE WHEN new_state IN ('succeeded', 'failed') THEN clock_timestamp() END,
+		http_status = okra_outbox_finish.http_status,
+		-- a check that answered keeps the SQLSTATE that made it unknown
+		sqlstate = CASE WHEN new_state = 'succeeded' THEN NULL
+				   WHEN mode = 'check' AND okra_outbox_finish.sqlstate IS NULL THEN t.sqlstate
+				   ELSE okra_outbox_finish.sqlstate END,
+		last_error = why,
+		refund_id = coalesce(refund.refund_id, t.refund_id),
+		response = coalesce(okra_outbox_finish.response, t.response)
+	 WHERE t.request_id = req;
+
+	IF okra_outbox_finish.sqlstate IS NULL THEN
+		PERFORM @extschema@.okra_ledger_record(
+			CASE WHEN mode = 'check' THEN 'pay/verify' ELSE 'pay/' || o.kind END,
+			request, http_status, started_at, finished_at, o.created_by,
+			payment, refund, o.amount IS NULL, response);
+	END IF;
+	RETURN new_state;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.okra_outbox_finish(bigint, integer, text, text, text, integer, timestamptz, timestamptz, text, @extschema@.okra_refund, @extschema@.okra_payment, jsonb, integer, boolean) FROM PUBLIC;

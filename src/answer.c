@@ -276,7 +276,9 @@ okra_refund_answer(TupleDesc tupdesc, const char *payment_id, OkraAnswer *ans,
  * For the outbox (outbox.c): the answer to a request sent by another path,
  * as okra_verify, okra_cancel or okra_refund would read it, or raise as
  * they would.  A refund answered "Duplicate request" with the refund in it
- * is taken as that refund when duplicate_is_answer.
+ * is taken as that refund when duplicate_is_answer.  An initiate's or a
+ * payout's answer is only judged: 0, with the whole body in *response
+ * (okra_outbox_created reads what it created).
  */
 Datum
 okra_read_answer(TupleDesc tupdesc, const char *endpoint,
@@ -288,6 +290,13 @@ okra_read_answer(TupleDesc tupdesc, const char *endpoint,
 
 	ans.http = *http;
 	ans.doc = NULL;
+	if (strcmp(endpoint, "pay/initiate") == 0 || strcmp(endpoint, "pay/payout") == 0)
+	{
+		okra_judge_answer(endpoint, &ans);
+		*response = okra_response_jsonb(endpoint, &ans);
+		okra_json_free(ans.doc);
+		return (Datum) 0;
+	}
 	if (!refund)
 	{
 		okra_judge_answer(endpoint, &ans);

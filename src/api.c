@@ -56,6 +56,7 @@ PG_FUNCTION_INFO_V1(okra_refund);
 PG_FUNCTION_INFO_V1(okra_request);
 PG_FUNCTION_INFO_V1(okra_get_payment);
 PG_FUNCTION_INFO_V1(okra_initiate_payment);
+PG_FUNCTION_INFO_V1(okra_initiate_payment_after_commit);
 
 /*---- static prototypes ----*/
 static void check_endpoint(const char *endpoint);
@@ -607,6 +608,69 @@ okra_initiate_payment(PG_FUNCTION_ARGS)
 		(replay = find_initiation(okra_ledger_schema(fcinfo), call.reference)) != (Datum) 0)
 		return replay;
 	return okra_logged_call(fcinfo, &call, initiate_send);
+}
+
+/*
+ * okra_initiate_payment_after_commit(the same arguments) RETURNS bigint:
+ * okra_initiate_payment's request, checked as it checks it, queued in the
+ * outbox to be sent once the caller commits.  With a reference, under its
+ * lock and with the latest snapshot: a request the reference already
+ * queued is returned again and nothing is queued; a payment it already
+ * initiated refuses the call (23505), as does anything
+ * okra_ledger_initiation refuses.
+ */
+Datum
+okra_initiate_payment_after_commit(PG_FUNCTION_ARGS)
+{
+	StringInfoData body;
+	const char *reference;
+	Oid			nsp;
+	Datum		args[4];
+	bool		nulls[4] = {false};
+	bool		isnull;
+	Datum		found;
+
+	okra_check_can_record("okra_initiate_payment_after_commit");
+	initStringInfo(&body);
+	initiate_body(fcinfo, &body, &reference);
+	okra_contract_check_version();
+	nsp = okra_ledger_schema(fcinfo);
+	okra_contract_check(nsp);
+
+	if (reference != NULL)
+	{
+		args[0] = CStringGetTextDatum("initiate");
+		args[1] = CStringGetTextDatum(reference);
+		(void) okra_ledger_call_in(nsp, "okra_ledger_lock_reference", 1, &args[1],
+								   nulls, &isnull);
+		okra_journal_wait();
+		PushActiveSnapshot(GetLatestSnapshot());
+		found = okra_ledger_call_in(nsp, "okra_outbox_reference_request", 2, args,
+									nulls, &isnull);
+		if (!isnull)
+		{
+			PopActiveSnapshot();
+			PG_RETURN_DATUM(found);
+		}
+		found = okra_ledger_call_in(nsp, "okra_ledger_initiation", 1, &args[1],
+									nulls, &isnull);
+		PopActiveSnapshot();
+		if (!isnull)
+			ereport(ERROR,
+					errcode(ERRCODE_UNIQUE_VIOLATION),
+					errmsg("reference \"%s\" already initiated a payment", reference),
+					errdetail("okra_initiate_payment initiated payment %s with it. Nothing was queued.",
+							  TextDatumGetCString(GetAttributeByNum(DatumGetHeapTupleHeader(found),
+																	1, &isnull))),
+					errhint("Call okra_initiate_payment with this reference to read the payment, or use another reference."));
+	}
+
+	args[0] = CStringGetTextDatum("initiate");
+	args[1] = DirectFunctionCall1(jsonb_in, CStringGetDatum(body.data));
+	args[2] = Int64GetDatum(PG_GETARG_INT64(1));
+	args[3] = reference ? CStringGetTextDatum(reference) : (Datum) 0;
+	nulls[3] = (reference == NULL);
+	return okra_ledger_call_in(nsp, "okra_outbox_queue", 4, args, nulls, &isnull);
 }
 
 /*

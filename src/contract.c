@@ -146,6 +146,23 @@ static const ContractFunction contract_functions[] = {
 	{"okra_ledger_initiation", 1, {"text"}, "okra_initiated"},
 	{"okra_ledger_initiation_record", 5,
 	 {"text", "jsonb", "jsonb", "name", "timestamptz"}, "okra_initiated"},
+	/* links.c: okra_create_payment_link() */
+	{"okra_ledger_link_record", 4,
+	 {"jsonb", "jsonb", "name", "timestamptz"}, "okra_payment_link"},
+	/* api.c: okra_initiate_payment_after_commit() */
+	{"okra_outbox_reference_request", 2, {"text", "text"}, "int8"},
+	{"okra_outbox_queue", 4, {"text", "jsonb", "int8", "text"}, "int8"},
+	/* payouts.c: okra_payout(), okra_get_payout(), okra_payout_check() */
+	{"okra_ledger_payout_reference", 1, {"text"}, "okra_payout"},
+	{"okra_ledger_payout_record", 5,
+	 {"text", "jsonb", "jsonb", "name", "timestamptz"}, "okra_payout"},
+	{"okra_ledger_payout_seen", 2, {"jsonb", "timestamptz"}, "record",
+	 2, {{"changed", "bool"}, {"payout", "okra_payout"}}},
+	{"okra_ledger_payout_check_failed", 4,
+	 {"text", "text", "text", "timestamptz"}, "void"},
+	/* pending.c: payouts due a check */
+	{"okra_verify_claim_payouts", 2, {"int4", "interval"}, "text[]"},
+	{"okra_verify_unclaim_payout", 1, {"text"}, "void"},
 };
 
 static const ContractRowType contract_rowtypes[] = {
@@ -163,11 +180,11 @@ static const ContractRowType contract_rowtypes[] = {
 	  {"wallet_balance", "int8"}, {"message", "text"},
 	  {"created_at", "timestamptz"}, {"response", "jsonb"}}},
 	/* outbox.c: item_from_claim() */
-	{"okra_outbox_claimed", 10,
+	{"okra_outbox_claimed", 11,
 	 {{"request_id", "int8"}, {"mode", "text"}, {"kind", "text"},
 	  {"payment_id", "text"}, {"amount", "int8"}, {"reason", "text"},
 	  {"account", "text"}, {"attempt", "int4"}, {"resend", "bool"},
-	  {"idempotency_key", "text"}}},
+	  {"idempotency_key", "text"}, {"body", "text"}}},
 };
 
 #define CONTRACT_NROWTYPES	lengthof(contract_rowtypes)

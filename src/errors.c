@@ -69,7 +69,10 @@ okra_endpoint_is_read_only(const char *endpoint)
 	return endpoint_is(endpoint, "pay/verify") ||
 		endpoint_is(endpoint, "pay/get/id") ||
 		endpoint_is(endpoint, "pay/list") ||
-		endpoint_is(endpoint, "pay/get/");
+		endpoint_is(endpoint, "pay/get/") ||
+		endpoint_is(endpoint, "pay/payout/get") ||
+		endpoint_is(endpoint, "pay/authorization/list") ||
+		endpoint_is(endpoint, "pay/authorization/getByCustomer");
 }
 
 /*

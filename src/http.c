@@ -104,7 +104,11 @@ typedef struct OkraJob
 	TimestampTz received_at;
 	OkraTransfer t;
 	const char *extra_header;	/* one more header line, or NULL */
-	struct curl_slist *own_headers; /* extra_header, then the batch's */
+	const char *content_type;	/* its Content-Type line, or NULL: JSON */
+	struct curl_slist *own_headers; /* content_type, extra_header, then the
+									 * batch's */
+	struct curl_slist *own_tail;	/* the last of own_headers, linked to
+									 * the batch's */
 	char		errbuf[CURL_ERROR_SIZE];
 } OkraJob;
 
@@ -158,6 +162,10 @@ static int	prereq_cb(void *clientp, char *conn_primary_ip, char *conn_local_ip,
 static struct curl_slist *append_header(struct curl_slist *list,
 										const char *header);
 static void free_headers(struct curl_slist *list);
+static void job_headers(OkraHttpBatch *b, OkraJob *j);
+static void post_one(const char *endpoint, const char *content_type,
+					 const char *body, size_t body_len,
+					 OkraHttpResponse *resp);
 static void report_failure(const char *endpoint, const OkraUrl *url,
 						   CURLcode rc, const OkraTransfer *t,
 						   const char *errtext) pg_attribute_noreturn();
@@ -508,6 +516,16 @@ okra_http_batch_header(OkraHttpBatch *b, int i, const char *header)
 }
 
 /*
+ * Job i is sent with this Content-Type header line instead of the JSON one
+ * (it must live as long as the batch): a multipart/form-data upload.
+ */
+void
+okra_http_batch_content_type(OkraHttpBatch *b, int i, const char *header)
+{
+	b->jobs[i].content_type = header;
+}
+
+/*
  * Check now what every request needs (okra.base_url, the key), raising as
  * a request would, without sending anything.
  */
@@ -584,6 +602,7 @@ okra_http_batch_prepare(OkraHttpBatch *b)
 
 	okra_curl_init(b->url.https);
 
+	/* first: job_headers() replaces it for a job with a content type */
 	b->headers = append_header(b->headers, "Content-Type: application/json");
 	b->headers = append_header(b->headers, "Accept: application/json");
 	b->headers = append_header(b->headers, "Expect:");
@@ -601,6 +620,35 @@ okra_http_batch_prepare(OkraHttpBatch *b)
 				errmsg("out of memory"));
 	b->headers = withauth;
 	b->ready = true;
+}
+
+/*
+ * A job's own header lines (its Content-Type, its extra header), if it has
+ * any, in front of the batch's shared list, which they then end with; a
+ * job's Content-Type stands for the shared list's first line, the JSON
+ * one.  The shared lines (and the key) are never copied.
+ */
+static void
+job_headers(OkraHttpBatch *b, OkraJob *j)
+{
+	struct curl_slist *shared = b->headers;
+	struct curl_slist *tail;
+
+	if (j->content_type != NULL)
+	{
+		if (shared == NULL || strncmp(shared->data, "Content-Type:", 13) != 0)
+			elog(ERROR, "okra request headers do not start with Content-Type");
+		shared = shared->next;
+		j->own_headers = append_header(NULL, j->content_type);
+	}
+	if (j->extra_header != NULL)
+		j->own_headers = append_header(j->own_headers, j->extra_header);
+	if (j->own_headers == NULL)
+		return;
+	for (tail = j->own_headers; tail->next != NULL; tail = tail->next)
+		;
+	tail->next = shared;
+	j->own_tail = tail;
 }
 
 /*
@@ -641,16 +689,7 @@ start_job(OkraHttpBatch *b, OkraJob *j)
 	OKRA_SETOPT(h, CURLOPT_POST, 1L);
 	OKRA_SETOPT(h, CURLOPT_POSTFIELDS, j->body);
 	OKRA_SETOPT(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) j->body_len);
-	if (j->extra_header != NULL)
-	{
-		/* a node of its own in front of the shared list */
-		j->own_headers = curl_slist_append(NULL, j->extra_header);
-		if (j->own_headers == NULL)
-			ereport(ERROR,
-					errcode(ERRCODE_OUT_OF_MEMORY),
-					errmsg("out of memory"));
-		j->own_headers->next = b->headers;
-	}
+	job_headers(b, j);
 	OKRA_SETOPT(h, CURLOPT_HTTPHEADER, j->own_headers ? j->own_headers : b->headers);
 	OKRA_SETOPT(h, CURLOPT_USERAGENT, "okra/" OKRA_VERSION);
 	OKRA_SETOPT(h, CURLOPT_CONNECTTIMEOUT_MS, (long) okra_connect_timeout);
@@ -1027,9 +1066,11 @@ release_job(OkraJob *j)
 	}
 	if (j->own_headers != NULL)
 	{
-		j->own_headers->next = NULL;	/* the rest is the batch's */
+		if (j->own_tail != NULL)
+			j->own_tail->next = NULL;	/* the rest is the batch's */
 		curl_slist_free_all(j->own_headers);
 		j->own_headers = NULL;
+		j->own_tail = NULL;
 	}
 }
 
@@ -1063,11 +1104,42 @@ void
 okra_http_post(const char *endpoint, const char *body, size_t body_len,
 			   OkraHttpResponse *resp)
 {
+	post_one(endpoint, NULL, body, body_len, resp);
+}
+
+/*
+ * The same for a multipart/form-data body (body_len bytes, its parts
+ * separated by boundary): an upload such as bulkfiles/initiate.  The
+ * boundary is 1 to 70 letters, digits, "-" or "_" (RFC 2046).
+ */
+void
+okra_http_post_multipart(const char *endpoint, const char *boundary,
+						 const char *body, size_t body_len,
+						 OkraHttpResponse *resp)
+{
+	size_t		len = strlen(boundary);
+
+	if (len < 1 || len > 70 ||
+		strspn(boundary, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != len)
+		elog(ERROR, "invalid multipart boundary");
+	post_one(endpoint,
+			 psprintf("Content-Type: multipart/form-data; boundary=%s", boundary),
+			 body, body_len, resp);
+}
+
+/*
+ * One POST, with the given Content-Type line (NULL: JSON): a batch of one.
+ */
+static void
+post_one(const char *endpoint, const char *content_type, const char *body,
+		 size_t body_len, OkraHttpResponse *resp)
+{
 	OkraHttpBatch *b = okra_http_batch_create(1, 1);
 
 	PG_TRY();
 	{
 		okra_http_batch_set(b, 0, endpoint, body, body_len);
+		okra_http_batch_content_type(b, 0, content_type);
 		if (okra_http_batch_next(b) != 0)
 			elog(ERROR, "okra request was not started");
 		okra_http_batch_result(b, 0, resp);

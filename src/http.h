@@ -27,6 +27,9 @@ typedef struct OkraHttpBatch OkraHttpBatch;
 extern uint32 okra_http_wait_event(void);
 extern void okra_http_post(const char *endpoint, const char *body,
 						   size_t body_len, OkraHttpResponse *resp);
+extern void okra_http_post_multipart(const char *endpoint,
+									 const char *boundary, const char *body,
+									 size_t body_len, OkraHttpResponse *resp);
 extern OkraHttpBatch *okra_http_batch_create(int njobs, int parallel);
 extern void okra_http_batch_set(OkraHttpBatch *b, int i, const char *endpoint,
 								const char *body, size_t body_len);
@@ -36,6 +39,8 @@ extern void okra_http_batch_result(OkraHttpBatch *b, int i,
 								   OkraHttpResponse *resp);
 extern void okra_http_batch_header(OkraHttpBatch *b, int i,
 								   const char *header);
+extern void okra_http_batch_content_type(OkraHttpBatch *b, int i,
+										 const char *header);
 extern void okra_http_batch_stop(OkraHttpBatch *b);
 extern long okra_http_batch_status(OkraHttpBatch *b, int i);
 extern void okra_http_batch_start_by(OkraHttpBatch *b, TimestampTz start_by);

@@ -100,7 +100,8 @@ item_from_claim(OutboxItem *item, HeapTupleHeader row)
 	item->request_id = DatumGetInt64(GetAttributeByNum(row, 1, &isnull));
 	item->check = strcmp(TextDatumGetCString(GetAttributeByNum(row, 2, &isnull)), "check") == 0;
 	kind = TextDatumGetCString(GetAttributeByNum(row, 3, &isnull));
-	item->payment_id = TextDatumGetCString(GetAttributeByNum(row, 4, &isnull));
+	d = GetAttributeByNum(row, 4, &isnull);
+	item->payment_id = isnull ? NULL : TextDatumGetCString(d);
 	d = GetAttributeByNum(row, 5, &isnull);
 	has_amount = !isnull;
 	if (has_amount)
@@ -116,7 +117,14 @@ item_from_claim(OutboxItem *item, HeapTupleHeader row)
 	key = TextDatumGetCString(GetAttributeByNum(row, 10, &isnull));
 
 	initStringInfo(&item->body);
-	if (item->check || strcmp(kind, "cancel") == 0)
+	if (strcmp(kind, "initiate") == 0 || strcmp(kind, "payout") == 0)
+	{
+		/* checked when it was queued; never a "check" (a person settles it) */
+		item->endpoint = strcmp(kind, "initiate") == 0 ? "pay/initiate" : "pay/payout";
+		appendStringInfoString(&item->body,
+							   TextDatumGetCString(GetAttributeByNum(row, 11, &isnull)));
+	}
+	else if (item->check || strcmp(kind, "cancel") == 0)
 	{
 		item->endpoint = item->check ? "pay/verify" : "pay/cancel";
 		appendStringInfo(&item->body, "{\"payment_id\":\"%s\"}", item->payment_id);

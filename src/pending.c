@@ -2,7 +2,8 @@
  *
  * pending.c
  *	  CALL okra_verify_pending(max_payments, concurrency): verify every
- *	  payment that is due, many at once, committing chunk by chunk.
+ *	  payment and read every payout that is due, many at once, committing
+ *	  chunk by chunk.
  *
  * Each chunk is claimed by okra_verify_claim (FOR UPDATE SKIP LOCKED, so
  * overlapping runs never check a payment twice), verified through one
@@ -13,6 +14,11 @@
  * is started; what runs finishes) and pauses scheduled work for Okra's
  * 60-second window.  The internal functions are found and called as
  * ledger.c calls its own.
+ *
+ * Payouts not yet final are claimed first (okra_verify_claim_payouts: a
+ * merchant makes few), the payments fill the rest of the chunk, and both
+ * count against max_payments.  A payout is read with pay/payout/get and
+ * recorded by payouts.c (okra_payout_check).
  *
  *-------------------------------------------------------------------------
  */
@@ -37,6 +43,7 @@
 #include "http.h"
 #include "ledger.h"
 #include "okra.h"
+#include "payouts.h"
 #include "txn.h"
 
 /* Most transfers in flight at once */
@@ -58,9 +65,10 @@ PG_FUNCTION_INFO_V1(okra_verify_pending);
 
 /*---- static prototypes ----*/
 static void verify_chunk(FunctionCallInfo fcinfo, TupleDesc tupdesc,
-						 Datum *ids, int n, int concurrency,
+						 Datum *ids, int n, int npayouts, int concurrency,
 						 OkraChunkCounts *counts);
-static void unclaim(FunctionCallInfo fcinfo, const char *payment_id);
+static void unclaim(FunctionCallInfo fcinfo, const char *id, bool payout);
+static void count_payout(OkraCheckResult r, OkraChunkCounts *counts);
 static Interval *claim_lease(int concurrency);
 static void check_one(FunctionCallInfo fcinfo, TupleDesc tupdesc,
 					  OkraHttpBatch *b, int i, const char *payment_id,
@@ -148,11 +156,12 @@ claim_lease(int concurrency)
 }
 
 /*
- * Verify the n claimed payments ids, concurrency at a time.
+ * Verify the n claimed ids, concurrency at a time: the first npayouts are
+ * payouts, the others payments.
  */
 static void
 verify_chunk(FunctionCallInfo fcinfo, TupleDesc tupdesc, Datum *ids, int n,
-			 int concurrency, OkraChunkCounts *counts)
+			 int npayouts, int concurrency, OkraChunkCounts *counts)
 {
 	OkraHttpBatch *b = okra_http_batch_create(n, concurrency);
 	char	  **pid = palloc(sizeof(char *) * n);
@@ -168,9 +177,10 @@ verify_chunk(FunctionCallInfo fcinfo, TupleDesc tupdesc, Datum *ids, int n,
 		for (i = 0; i < n; i++)
 		{
 			pid[i] = TextDatumGetCString(ids[i]);
-			body[i] = psprintf("{\"payment_id\":\"%s\"}", pid[i]);
-			okra_http_batch_set(b, i, OKRA_VERIFY_ENDPOINT, body[i],
-								strlen(body[i]));
+			body[i] = psprintf(i < npayouts ? "{\"payout_id\":\"%s\"}" :
+							   "{\"payment_id\":\"%s\"}", pid[i]);
+			okra_http_batch_set(b, i, i < npayouts ? OKRA_PAYOUT_GET_ENDPOINT :
+								OKRA_VERIFY_ENDPOINT, body[i], strlen(body[i]));
 		}
 		okra_http_batch_prepare(b);
 		okra_xact_commit(true);
@@ -187,12 +197,18 @@ verify_chunk(FunctionCallInfo fcinfo, TupleDesc tupdesc, Datum *ids, int n,
 		/* what each answer says, recorded in one transaction */
 		okra_xact_begin(true);
 		for (i = 0; i < answered; i++)
-			check_one(fcinfo, tupdesc, b, order[i], pid[order[i]],
-					  body[order[i]], counts);
-		/* after a 429: the claimed payments never sent are due again */
+		{
+			if (order[i] < npayouts)
+				count_payout(okra_payout_check(fcinfo, b, order[i], pid[order[i]],
+											   body[order[i]]), counts);
+			else
+				check_one(fcinfo, tupdesc, b, order[i], pid[order[i]],
+						  body[order[i]], counts);
+		}
+		/* after a 429: the claimed ones never sent are due again */
 		for (i = 0; i < n; i++)
 			if (!sent[i])
-				unclaim(fcinfo, pid[i]);
+				unclaim(fcinfo, pid[i], i < npayouts);
 		counts->rate_limited += n - answered;
 	}
 	PG_FINALLY();
@@ -203,17 +219,33 @@ verify_chunk(FunctionCallInfo fcinfo, TupleDesc tupdesc, Datum *ids, int n,
 }
 
 /*
- * A claimed payment that was never sent: due again now.
+ * A claimed payment or payout that was never sent: due again now.
  */
 static void
-unclaim(FunctionCallInfo fcinfo, const char *payment_id)
+unclaim(FunctionCallInfo fcinfo, const char *id, bool payout)
 {
-	Datum		arg = CStringGetTextDatum(payment_id);
+	Datum		arg = CStringGetTextDatum(id);
 	bool		argnull = false;
 	bool		isnull;
 
-	(void) okra_ledger_call(fcinfo, "okra_verify_unclaim", 1, &arg, &argnull,
-							&isnull);
+	(void) okra_ledger_call(fcinfo, payout ? "okra_verify_unclaim_payout" :
+							"okra_verify_unclaim", 1, &arg, &argnull, &isnull);
+}
+
+/*
+ * Count what a payout's check found.
+ */
+static void
+count_payout(OkraCheckResult r, OkraChunkCounts *counts)
+{
+	if (r == OKRA_CHECK_CHANGED)
+		counts->changed++;
+	else if (r == OKRA_CHECK_UNCHANGED)
+		counts->unchanged++;
+	else if (r == OKRA_CHECK_RATE_LIMITED)
+		counts->rate_limited++;
+	else
+		counts->failed++;
 }
 
 /*
@@ -280,26 +312,42 @@ okra_verify_pending(PG_FUNCTION_ARGS)
 		MemoryContext old = MemoryContextSwitchTo(chunk_cxt);
 		OkraChunkCounts counts = {0};
 		ArrayType  *claimed;
+		Datum	   *payouts;
+		Datum	   *payments;
 		Datum	   *ids;
+		int			npayouts;
+		int			npayments;
 		int			n;
+		int			chunk = Min(max_payments - done,
+								concurrency * OKRA_CHUNK_ROUNDS);
 
 		okra_xact_begin(true);
 		okra_contract_check_version();
+		/* the payouts due first, then payments for the rest of the chunk */
+		args[0] = Int32GetDatum(chunk);
+		args[1] = IntervalPGetDatum(claim_lease(concurrency));
+		claimed = DatumGetArrayTypeP(okra_ledger_call(fcinfo, "okra_verify_claim_payouts",
+													  2, args, nulls, &isnull));
+		deconstruct_array(claimed, TEXTOID, -1, false, TYPALIGN_INT,
+						  &payouts, NULL, &npayouts);
 		args[0] = Int64GetDatum(run_id);
-		args[1] = Int32GetDatum(Min(max_payments - done,
-									concurrency * OKRA_CHUNK_ROUNDS));
+		args[1] = Int32GetDatum(chunk - npayouts);
 		args[2] = IntervalPGetDatum(stale_after);
 		args[3] = IntervalPGetDatum(claim_lease(concurrency));
 		claimed = DatumGetArrayTypeP(okra_ledger_call(fcinfo, "okra_verify_claim",
 													  4, args, nulls, &isnull));
 		deconstruct_array(claimed, TEXTOID, -1, false, TYPALIGN_INT,
-						  &ids, NULL, &n);
+						  &payments, NULL, &npayments);
+		n = npayouts + npayments;
+		ids = palloc(sizeof(Datum) * Max(n, 1));
+		memcpy(ids, payouts, sizeof(Datum) * npayouts);
+		memcpy(ids + npayouts, payments, sizeof(Datum) * npayments);
 		if (n > 0)
 		{
 			verify_chunk(fcinfo,
 						 okra_ledger_rowtype(okra_ledger_schema(fcinfo),
 											 OKRA_LEDGER_PAYMENT),
-						 ids, n, concurrency, &counts);
+						 ids, n, npayouts, concurrency, &counts);
 			run_progress(fcinfo, run_id, &counts, false);
 		}
 		MemoryContextSwitchTo(old);

@@ -1,11 +1,14 @@
 /*-------------------------------------------------------------------------
  *
  * reads.c
- *	  Okra's lists of payments, read lazily: okra_list_payments (pay/list)
- *	  and okra_customer_payments (pay/get/, one customer's).
+ *	  Okra's lists, read lazily: okra_list_payments (pay/list) and
+ *	  okra_customer_payments (pay/get/, one customer's) of okra_payment
+ *	  rows; okra_list_authorizations (pay/authorization/list) and
+ *	  okra_customer_authorizations (pay/authorization/getByCustomer) of
+ *	  okra_authorization rows.
  *
- * Both are set-returning functions in value-per-call mode.  Each call
- * returns the next payment of the page in hand, and asks Okra for the next
+ * All are set-returning functions in value-per-call mode.  Each call
+ * returns the next item of the page in hand, and asks Okra for the next
  * page only when that page is used up and Okra said another follows
  * (data.pagination.hasNextPage): a LIMIT that the first page satisfies
  * costs one request.  That holds where PostgreSQL calls a set-returning
@@ -28,6 +31,7 @@
 
 #include "answer.h"
 #include "api.h"
+#include "authorizations.h"
 #include "contract.h"
 #include "ledger.h"
 #include "okra.h"
@@ -39,25 +43,58 @@
 /* Most pages read: a list that never ends is an error */
 #define OKRA_PAGES_MAX	100000
 
-/* A list being read */
-typedef struct PageReader
+typedef struct PageReader PageReader;
+
+/* One kind of list: where it is read, and how its items become rows */
+typedef struct ListKind
 {
 	const char *endpoint;
-	char	   *customer_id;	/* okra_customer_payments' customer, or NULL */
+	const char *items_key;		/* the page's items are data.<items_key> */
+	const char *customer_key;	/* the request's key for the customer, or NULL */
+	int			natts;			/* columns of the row type */
+	bool		page_jsonb;		/* row() reads the page as jsonb */
+	Datum		(*row) (PageReader *r, TupleDesc tupdesc);	/* item r->next */
+} ListKind;
+
+/* A list being read */
+struct PageReader
+{
+	const ListKind *kind;
+	const char *endpoint;
+	char	   *customer_id;	/* the customer of a list by customer, or NULL */
 	int			page_size;
 	int			page;			/* the page in hand, from 1; 0 before the first */
 	OkraAnswer	ans;			/* its answer */
-	int			nitems;			/* payments on it */
+	Datum		json;			/* the same as jsonb, if kind->page_jsonb */
+	int			nitems;			/* items on it */
 	int			next;			/* the next one to return */
 	bool		has_next;		/* Okra says another page follows */
-} PageReader;
+};
 
 PG_FUNCTION_INFO_V1(okra_list_payments);
 PG_FUNCTION_INFO_V1(okra_customer_payments);
+PG_FUNCTION_INFO_V1(okra_list_authorizations);
+PG_FUNCTION_INFO_V1(okra_customer_authorizations);
 
-static Datum read_list(FunctionCallInfo fcinfo, const char *endpoint,
-					   int size_arg, bool by_customer);
+static Datum read_list(FunctionCallInfo fcinfo, const ListKind *kind);
 static void fetch_page(PageReader *r, int page);
+static Datum payment_row(PageReader *r, TupleDesc tupdesc);
+static Datum authorization_row(PageReader *r, TupleDesc tupdesc);
+
+static const ListKind payments = {
+	"pay/list", "payments", NULL, OKRA_PAYMENT_NATTS, false, payment_row
+};
+static const ListKind customer_payments = {
+	"pay/get/", "payments", "customer_id", OKRA_PAYMENT_NATTS, false, payment_row
+};
+static const ListKind authorizations = {
+	"pay/authorization/list", "authorizations", NULL,
+	OKRA_AUTHORIZATION_NATTS, true, authorization_row
+};
+static const ListKind customer_authorizations = {
+	"pay/authorization/getByCustomer", "authorizations", "customer",
+	OKRA_AUTHORIZATION_NATTS, true, authorization_row
+};
 
 /*
  * okra_list_payments(page_size integer) RETURNS SETOF okra_payment
@@ -65,7 +102,7 @@ static void fetch_page(PageReader *r, int page);
 Datum
 okra_list_payments(PG_FUNCTION_ARGS)
 {
-	return read_list(fcinfo, "pay/list", 0, false);
+	return read_list(fcinfo, &payments);
 }
 
 /*
@@ -75,24 +112,40 @@ okra_list_payments(PG_FUNCTION_ARGS)
 Datum
 okra_customer_payments(PG_FUNCTION_ARGS)
 {
-	return read_list(fcinfo, "pay/get/", 1, true);
+	return read_list(fcinfo, &customer_payments);
 }
 
 /*
- * The next row of the list at endpoint; argument size_arg is the page
- * size, and argument 0 the customer when by_customer.
+ * okra_list_authorizations(page_size integer)
+ * RETURNS SETOF okra_authorization
+ */
+Datum
+okra_list_authorizations(PG_FUNCTION_ARGS)
+{
+	return read_list(fcinfo, &authorizations);
+}
+
+/*
+ * okra_customer_authorizations(customer_id text, page_size integer)
+ * RETURNS SETOF okra_authorization
+ */
+Datum
+okra_customer_authorizations(PG_FUNCTION_ARGS)
+{
+	return read_list(fcinfo, &customer_authorizations);
+}
+
+/*
+ * The next row of a list of kind; the last argument is the page size, and
+ * argument 0 the customer of a list by customer.
  */
 static Datum
-read_list(FunctionCallInfo fcinfo, const char *endpoint, int size_arg,
-		  bool by_customer)
+read_list(FunctionCallInfo fcinfo, const ListKind *kind)
 {
 	FuncCallContext *fctx;
 	PageReader *r;
 	MemoryContext old;
-	OkraPaymentFields f;
-	char	   *item;
-	char	   *why;
-	Datum		json;
+	int			size_arg = kind->customer_key ? 1 : 0;
 	Datum		row;
 
 	if (SRF_IS_FIRSTCALL())
@@ -102,8 +155,9 @@ read_list(FunctionCallInfo fcinfo, const char *endpoint, int size_arg,
 		fctx = SRF_FIRSTCALL_INIT();
 		old = MemoryContextSwitchTo(fctx->multi_call_memory_ctx);
 		r = palloc0(sizeof(PageReader));
-		r->endpoint = endpoint;
-		if (by_customer)
+		r->kind = kind;
+		r->endpoint = kind->endpoint;
+		if (kind->customer_key != NULL)
 		{
 			if (PG_ARGISNULL(0))
 				ereport(ERROR,
@@ -123,8 +177,8 @@ read_list(FunctionCallInfo fcinfo, const char *endpoint, int size_arg,
 					errmsg("invalid page_size: %d", r->page_size),
 					errdetail("page_size is from 1 to %d.", OKRA_PAGE_MAX));
 		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE ||
-			tupdesc->natts != OKRA_PAYMENT_NATTS)
-			elog(ERROR, "okra_payment does not have %d columns", OKRA_PAYMENT_NATTS);
+			tupdesc->natts != kind->natts)
+			elog(ERROR, "okra result type does not have %d columns", kind->natts);
 		fctx->tuple_desc = BlessTupleDesc(tupdesc);
 		fctx->user_fctx = r;
 		MemoryContextSwitchTo(old);
@@ -142,15 +196,40 @@ read_list(FunctionCallInfo fcinfo, const char *endpoint, int size_arg,
 	if (r->next >= r->nitems)
 		SRF_RETURN_DONE(fctx);
 
+	row = kind->row(r, fctx->tuple_desc);
+	r->next++;
+	SRF_RETURN_NEXT(fctx, row);
+}
+
+/*
+ * Item r->next of the page in hand as okra_payment.
+ */
+static Datum
+payment_row(PageReader *r, TupleDesc tupdesc)
+{
+	OkraPaymentFields f;
+	char	   *item;
+	char	   *why;
+	Datum		json;
+
 	if (!okra_json_page_payment(r->ans.doc, "payments", r->next, &f, &item, &why))
 		okra_error_invalid_response(r->endpoint, r->ans.http.status,
 									"unexpected shape", why);
 	if (!okra_safe_input(jsonb_in, item, InvalidOid, &json))
 		okra_error_invalid_response(r->endpoint, r->ans.http.status,
 									"the body has characters the database encoding cannot hold", NULL);
-	r->next++;
-	row = okra_payment_tuple(fctx->tuple_desc, &f, r->ans.http.received_at, json);
-	SRF_RETURN_NEXT(fctx, row);
+	return okra_payment_tuple(tupdesc, &f, r->ans.http.received_at, json);
+}
+
+/*
+ * Item r->next of the page in hand as okra_authorization.
+ */
+static Datum
+authorization_row(PageReader *r, TupleDesc tupdesc)
+{
+	return okra_authorization_list_row(tupdesc, r->endpoint, r->ans.http.status,
+									   r->json, r->next,
+									   r->ans.http.received_at);
 }
 
 /*
@@ -167,22 +246,27 @@ fetch_page(PageReader *r, int page)
 		okra_json_free(r->ans.doc);
 	if (r->ans.http.body != NULL)
 		pfree(r->ans.http.body);
+	if (r->json != (Datum) 0)
+		pfree(DatumGetPointer(r->json));
 	memset(&r->ans, 0, sizeof(r->ans));
+	r->json = (Datum) 0;
 
 	initStringInfo(&body);
 	appendStringInfo(&body, "{\"page\":%d,\"limit\":%d", page, r->page_size);
 	if (r->customer_id != NULL)
 	{
-		appendStringInfoString(&body, ",\"customer_id\":");
+		appendStringInfo(&body, ",\"%s\":", r->kind->customer_key);
 		escape_json(&body, r->customer_id);
 	}
 	appendStringInfoChar(&body, '}');
 	okra_http_post(r->endpoint, body.data, body.len, &r->ans.http);
 	pfree(body.data);
 	okra_judge_answer(r->endpoint, &r->ans);
-	if (!okra_json_page(r->ans.doc, "payments", &r->nitems, &r->has_next, &why))
+	if (!okra_json_page(r->ans.doc, r->kind->items_key, &r->nitems, &r->has_next, &why))
 		okra_error_invalid_response(r->endpoint, r->ans.http.status,
 									"unexpected shape", why);
+	if (r->kind->page_jsonb)
+		r->json = okra_response_jsonb(r->endpoint, &r->ans);
 	r->page = page;
 	r->next = 0;
 	if (r->nitems == 0)

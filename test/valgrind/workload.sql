@@ -296,6 +296,55 @@ SELECT 'outbox ' || kind || ' ' || payment_id,
   FROM okra_outbox_requests ORDER BY request_id;
 \! ctl DELETE faults >/dev/null
 
+---------------------------------------------------------------- authorizations
+-- each round schedules, cancels and reauthorizes one authorization; the
+-- lists read two pages; a bad schedule (22023) and an unknown
+-- authorization Okra refuses (OK009)
+\! ctl POST authorizations '{"id": "64b00000000000000000d001", "customer": "64b00000000000000000c001", "accounts": ["64b00000000000000000a001"], "link": "64b00000000000000000b001"}' >/dev/null
+SELECT pg_temp.vg_loop('ok authorization initiate+cancel+reauth', '00000', :n / 2,
+	$q$SELECT okra_initiate_authorized_payment('64b00000000000000000d001', 100, 100, '2027-01-01', schedule_interval => 'monthly'),
+			  okra_cancel_authorization('64b00000000000000000d001', '64b00000000000000000c001', '64b00000000000000000b001'),
+			  okra_reauthorize('64b00000000000000000d001', '64b00000000000000000c001', '64b00000000000000000b001', '64b00000000000000000a001')$q$);
+SELECT pg_temp.vg_loop('ok authorization lists', '00000', :n,
+	$q$SELECT (SELECT count(*) FROM (SELECT okra_list_authorizations(1) LIMIT 2) s),
+			  (SELECT count(*) FROM okra_customer_authorizations('64b00000000000000000c001'))$q$);
+SELECT pg_temp.vg_loop('22023 authorization dates', '22023', :n,
+	$q$SELECT okra_initiate_authorized_payment('64b00000000000000000d001', 100, 100, '2027-06-30', '2027-01-01', 'monthly')$q$);
+SELECT pg_temp.vg_loop('OK009 authorization not found', 'OK009', :n,
+	$q$SELECT okra_cancel_authorization('64b0ffffffffffffffffffff', '64b00000000000000000c001', '64b00000000000000000b001')$q$);
+
+---------------------------------------------------------------- payment links
+-- each round makes a fixed and a recurring link (the same details answer
+-- the same link, so the ledger is updated), an open one with redirects;
+-- a bad amount (22023) and a schedule Okra refuses (OK009)
+SELECT pg_temp.vg_loop('ok payment links', '00000', :n,
+	$q$SELECT okra_create_payment_link('vg link', 25000, note => 'valgrind'),
+			  okra_create_payment_link('vg club', 5000, schedule_interval => 'monthly',
+									   start_date => '2027-01-01', end_date => '2027-12-31'),
+			  okra_create_payment_link('vg open', NULL, success_url => 'https://shop.example/thanks',
+									   callback_url => 'https://shop.example/hook')$q$);
+SELECT pg_temp.vg_loop('22023 payment link amount', '22023', :n,
+	$q$SELECT okra_create_payment_link('vg link', 99)$q$);
+SELECT pg_temp.vg_loop('OK009 payment link schedule', 'OK009', :n,
+	$q$SELECT okra_create_payment_link('vg late', 700, schedule_interval => 'daily', end_date => '2020-01-01')$q$);
+
+---------------------------------------------------------------- bulk payments
+-- each round uploads a file of three rows (one callback URL with commas,
+-- quoted in the CSV); a bad row (22023, nothing sent) and a row the sandbox
+-- refuses (an amount over its 10^15 kobo: OK009)
+SELECT pg_temp.vg_loop('ok bulk payments', '00000', :n,
+	$q$SELECT okra_bulk_initiate(ARRAY[
+		ROW('64d0000000000000000000a1', '64d0000000000000000000c1', 1000, 'NGN', NULL),
+		ROW('64d0000000000000000000a2', '64d0000000000000000000c1', 2000, 'NGN', 'https://shop.example/cb?o=1,2'),
+		ROW('64d0000000000000000000a1', '64d0000000000000000000c1', 3000, 'NGN', '')]::okra_bulk_payment[])$q$);
+SELECT pg_temp.vg_loop('22023 bulk row', '22023', :n,
+	$q$SELECT okra_bulk_initiate(ARRAY[
+		ROW('64d0000000000000000000a1', '64d0000000000000000000c1', 1000, 'NGN', NULL),
+		ROW('64d0000000000000000000a1', 'nope', 1000, 'NGN', NULL)]::okra_bulk_payment[])$q$);
+SELECT pg_temp.vg_loop('OK009 bulk row', 'OK009', :n,
+	$q$SELECT okra_bulk_initiate(ARRAY[
+		ROW('64d0000000000000000000a1', '64d0000000000000000000c1', 10000000000000000, 'NGN', NULL)]::okra_bulk_payment[])$q$);
+
 ---------------------------------------------------------------- and the session still works
 SELECT pg_temp.vg_loop('ok verify at the end', '00000', 10,
 	$q$SELECT okra_verify('64a000000000000000000001')$q$);
