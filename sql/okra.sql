@@ -264,7 +264,8 @@ CREATE TABLE @extschema@.okra_status_changes (
 	amount			bigint,
 	currency		text,
 	changed_at		timestamptz NOT NULL,
-	-- a payout's fee (fractional, as Okra gives it); NULL for the others
+	-- a payout's fee, in naira as Okra gives it (fractional; the amounts
+	-- are kobo); NULL for the others
 	fee				numeric
 );
 CREATE INDEX okra_status_changes_object_idx ON @extschema@.okra_status_changes (object_id, changed_at);
@@ -755,7 +756,6 @@ AS $$
 DECLARE
 	i	@extschema@.okra_initiations;
 	j	@extschema@.okra_journal;
-	o	@extschema@.okra_outbox_requests;
 BEGIN
 	SELECT * INTO i FROM @extschema@.okra_initiations AS t
 	 WHERE t.reference = okra_ledger_initiation.reference;
@@ -763,25 +763,7 @@ BEGIN
 		RETURN @extschema@.okra_initiated_row(i, true);
 	END IF;
 	-- queued by okra_initiate_payment_after_commit
-	SELECT * INTO o FROM @extschema@.okra_outbox_requests AS t
-	 WHERE t.request_id = @extschema@.okra_outbox_reference_request('initiate', okra_ledger_initiation.reference);
-	IF o.state = 'unknown' THEN
-		RAISE EXCEPTION 'a payment initiated with reference "%" has an unknown outcome', reference
-			USING ERRCODE = 'OK012',
-				  DETAIL = format('Outbox request %s was sent with no definite answer, so Okra may have created the payment. Nothing was sent to Okra.', o.request_id),
-				  HINT = format('Check with Okra (okra_customer_payments), then settle it with okra_outbox_resolve(%s, ''succeeded'') or okra_outbox_resolve(%s, ''failed'').',
-								o.request_id, o.request_id);
-	ELSIF o.state = 'succeeded' THEN
-		RAISE EXCEPTION 'reference "%" already initiated a payment', reference
-			USING ERRCODE = 'OK013',
-				  DETAIL = format('Outbox request %s initiated it, but the ledger does not have it (a person settled its unknown outcome as succeeded). Nothing was sent to Okra.', o.request_id),
-				  HINT = 'Find it with okra_customer_payments and add it with okra_track, or use another reference.';
-	ELSIF FOUND THEN
-		RAISE EXCEPTION 'reference "%" is queued to be initiated after commit', reference
-			USING ERRCODE = '55000',
-				  DETAIL = format('Outbox request %s (%s) will initiate it. Nothing was sent to Okra.', o.request_id, o.state),
-				  HINT = format('Wait for it with okra_outbox_wait(%s), then call again to read its payment.', o.request_id);
-	END IF;
+	PERFORM @extschema@.okra_outbox_reference_check('initiate', reference);
 	SELECT * INTO j FROM @extschema@.okra_journal AS t
 	 WHERE t.reference = okra_ledger_initiation.reference AND t.endpoint = 'pay/initiate'
 	   AND t.outcome IS DISTINCT FROM 'failed'
@@ -858,8 +840,9 @@ REVOKE ALL ON FUNCTION @extschema@.okra_initiate_payment(text, bigint, text, tex
 -- until it settles (okra_get_payout, okra_verify_pending).
 --
 -- Each payout writes rows of object_type 'payout' to okra_status_changes
--- (object_id and payment_id: the payout's id), with its amount and fee.
--- Their outcome says what happened to the money:
+-- (object_id and payment_id: the payout's id), with its amount (kobo) and
+-- its fee (naira, fractional, as Okra gives it: not kobo, and not taken
+-- from the amount).  Their outcome says what happened to the money:
 --   issued     the payout was made: its amount left the Okra Wallet
 --   succeeded  it settled: the money reached the bank account
 --   failed     it failed: its amount went back to the Okra Wallet
@@ -978,6 +961,8 @@ BEGIN
 	IF FOUND THEN
 		RETURN @extschema@.okra_payout_row(o, true);
 	END IF;
+	-- queued by okra_payout_after_commit
+	PERFORM @extschema@.okra_outbox_reference_check('payout', reference);
 	SELECT * INTO j FROM @extschema@.okra_journal AS t
 	 WHERE t.reference = okra_ledger_payout_reference.reference AND t.endpoint = 'pay/payout'
 	   AND t.outcome IS DISTINCT FROM 'failed'
@@ -2187,6 +2172,46 @@ AS $$
 $$;
 REVOKE ALL ON FUNCTION @extschema@.okra_outbox_reference_request(text, text) FROM PUBLIC;
 
+-- For okra_initiate_payment and okra_payout (okra_ledger_initiation,
+-- okra_ledger_payout_reference), with the latest snapshot: refuse a
+-- reference an after-commit request holds.  Queued or sending: 55000, wait
+-- for it.  Unknown: OK012 until a person settles it.  Succeeded with
+-- nothing in the ledger (a person settled it so): OK013.
+CREATE FUNCTION @extschema@.okra_outbox_reference_check(kind text, reference text)
+RETURNS void
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	o		@extschema@.okra_outbox_requests;
+	what	text := CASE WHEN kind = 'payout' THEN 'payout' ELSE 'payment' END;
+	made	text := CASE WHEN kind = 'payout' THEN 'made a payout' ELSE 'initiated a payment' END;
+	look	text := CASE WHEN kind = 'payout' THEN 'the Dashboard lists payouts' ELSE 'okra_customer_payments' END;
+BEGIN
+	SELECT * INTO o FROM @extschema@.okra_outbox_requests AS t
+	 WHERE t.request_id = @extschema@.okra_outbox_reference_request(okra_outbox_reference_check.kind,
+																	  okra_outbox_reference_check.reference);
+	IF NOT FOUND THEN
+		RETURN;
+	ELSIF o.state = 'unknown' THEN
+		RAISE EXCEPTION 'a % with reference "%" has an unknown outcome', what, reference
+			USING ERRCODE = 'OK012',
+				  DETAIL = format('Outbox request %s was sent with no definite answer, so Okra may have %s. Nothing was sent to Okra.', o.request_id, made),
+				  HINT = format('Check with Okra (%s), then settle it with okra_outbox_resolve(%s, ''succeeded'') or okra_outbox_resolve(%s, ''failed'').',
+								look, o.request_id, o.request_id);
+	ELSIF o.state = 'succeeded' THEN
+		RAISE EXCEPTION 'reference "%" already %', reference, made
+			USING ERRCODE = 'OK013',
+				  DETAIL = format('Outbox request %s %s, but the ledger does not have it (a person settled its unknown outcome as succeeded). Nothing was sent to Okra.', o.request_id, made),
+				  HINT = 'Find it with Okra and add it to the ledger, or use another reference.';
+	END IF;
+	RAISE EXCEPTION 'reference "%" is queued to be sent after commit', reference
+		USING ERRCODE = '55000',
+			  DETAIL = format('Outbox request %s (%s) will send it. Nothing was sent to Okra.', o.request_id, o.state),
+			  HINT = format('Wait for it with okra_outbox_wait(%s), then call again to read its %s.', o.request_id, what);
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.okra_outbox_reference_check(text, text) FROM PUBLIC;
+
 CREATE FUNCTION @extschema@.okra_outbox_queue(kind text, body jsonb, amount bigint, reference text)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -2216,6 +2241,19 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@.okra_initiate_payment_after_commit(text, bigint, text, text, text, text, date, date) IS
 	'Queues okra_initiate_payment''s request to be sent once the calling transaction commits, after its checks; returns its request id (the same one again for a reference already queued).';
 REVOKE ALL ON FUNCTION @extschema@.okra_initiate_payment_after_commit(text, bigint, text, text, text, text, date, date) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.okra_payout_after_commit(amount bigint,
+													 account_to_credit text DEFAULT NULL,
+													 nuban text DEFAULT NULL,
+													 bank text DEFAULT NULL,
+													 currency text DEFAULT 'NGN',
+													 reference text DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'okra_payout_after_commit'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.okra_payout_after_commit(bigint, text, text, text, text, text) IS
+	'Queues okra_payout''s request to be sent once the calling transaction commits, after its checks; returns its request id (the same one again for a reference already queued).';
+REVOKE ALL ON FUNCTION @extschema@.okra_payout_after_commit(bigint, text, text, text, text, text) FROM PUBLIC;
 
 -- The sender's next batch.  First, a request still "sending" after its
 -- lease may have been sent by a sender that died: unknown.  Then up to n
@@ -2291,6 +2329,9 @@ BEGIN
 	IF o.kind = 'initiate' THEN
 		PERFORM @extschema@.okra_ledger_initiation_record(o.reference, o.body, response,
 														  o.created_by, finished_at);
+	ELSE
+		PERFORM @extschema@.okra_ledger_payout_record(o.reference, o.body, response,
+													  o.created_by, finished_at);
 	END IF;
 	RETURN 'succeeded';
 END
@@ -2659,6 +2700,45 @@ CREATE VIEW @extschema@.okra_daily_summary AS
 SELECT * FROM @extschema@.okra_daily_summary(NULL, NULL);
 COMMENT ON VIEW @extschema@.okra_daily_summary IS
 	'Per day (session time zone) and currency: payments by outcome, refunds issued and failed, net collected, refund rate.';
+
+-- Money in and out per day and currency, built on okra_status_changes
+-- only, like okra_daily_summary: collected (payments that succeeded),
+-- refunded (refunds issued, less those that failed), paid out (payouts
+-- issued, less those that failed, whose amount went back) and the fees of
+-- those payouts, in kobo (Okra gives a fee in naira: 10.75 on a NGN 100
+-- payout); money_out = refunded + paid_out + payout_fees, net = collected
+-- - money_out.  A failure counts on the day it became known.
+CREATE FUNCTION @extschema@.okra_money_flow(since date, until date DEFAULT NULL)
+RETURNS TABLE (day date, currency text, collected numeric, refunded numeric,
+			   paid_out numeric, payout_fees numeric, money_out numeric, net numeric)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT day, currency, collected, refunded, paid_out, payout_fees,
+		   refunded + paid_out + payout_fees,
+		   collected - (refunded + paid_out + payout_fees)
+	  FROM (SELECT changed_at::date AS day, currency,
+				   coalesce(sum(amount) FILTER (WHERE object_type = 'payment' AND outcome = 'succeeded'), 0) AS collected,
+				   coalesce(sum(amount) FILTER (WHERE object_type = 'refund' AND outcome = 'issued'), 0)
+				   - coalesce(sum(amount) FILTER (WHERE object_type = 'refund' AND outcome = 'failed'), 0) AS refunded,
+				   coalesce(sum(amount) FILTER (WHERE object_type = 'payout' AND outcome = 'issued'), 0)
+				   - coalesce(sum(amount) FILTER (WHERE object_type = 'payout' AND outcome = 'failed'), 0) AS paid_out,
+				   100 * (coalesce(sum(fee) FILTER (WHERE object_type = 'payout' AND outcome = 'issued'), 0)
+						  - coalesce(sum(fee) FILTER (WHERE object_type = 'payout' AND outcome = 'failed'), 0)) AS payout_fees
+			  FROM @extschema@.okra_status_changes
+			 WHERE outcome IS NOT NULL
+			   AND changed_at >= coalesce(since::timestamptz, '-infinity')
+			   AND changed_at < coalesce((until + 1)::timestamptz, 'infinity')
+			 GROUP BY 1, 2) AS per_day
+	 WHERE collected <> 0 OR refunded <> 0 OR paid_out <> 0 OR payout_fees <> 0
+$$;
+REVOKE ALL ON FUNCTION @extschema@.okra_money_flow(date, date) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.okra_money_flow(date, date) IS
+	'okra_money_flow for the days from since to until (inclusive, session time zone; NULL is open-ended).';
+
+CREATE VIEW @extschema@.okra_money_flow AS
+SELECT * FROM @extschema@.okra_money_flow(NULL, NULL);
+COMMENT ON VIEW @extschema@.okra_money_flow IS
+	'Per day (session time zone) and currency: collected, refunded, paid out, payout fees, money out and net, in kobo.';
 
 -- remaining is what okra_refund's guard allows: refunds not yet final
 -- (okra_refund_reservations) are reserved, a queued full refund all of it.

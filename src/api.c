@@ -613,33 +613,46 @@ okra_initiate_payment(PG_FUNCTION_ARGS)
 /*
  * okra_initiate_payment_after_commit(the same arguments) RETURNS bigint:
  * okra_initiate_payment's request, checked as it checks it, queued in the
- * outbox to be sent once the caller commits.  With a reference, under its
- * lock and with the latest snapshot: a request the reference already
- * queued is returned again and nothing is queued; a payment it already
- * initiated refuses the call (23505), as does anything
- * okra_ledger_initiation refuses.
+ * outbox to be sent once the caller commits (okra_queue_after_commit).
  */
 Datum
 okra_initiate_payment_after_commit(PG_FUNCTION_ARGS)
 {
 	StringInfoData body;
 	const char *reference;
+
+	okra_check_can_record("okra_initiate_payment_after_commit");
+	initStringInfo(&body);
+	initiate_body(fcinfo, &body, &reference);
+	return okra_queue_after_commit(fcinfo, "initiate", body.data, reference,
+								   PG_GETARG_INT64(1));
+}
+
+/*
+ * Queue an initiate or a payout (kind), whose arguments were checked and
+ * body built, in the outbox, and return its request id.  With a reference,
+ * under its lock and with the latest snapshot: a request the reference
+ * already queued is returned again and nothing is queued; what the
+ * synchronous call (okra_initiate_payment, okra_payout) made with it
+ * refuses the call (23505), as does anything its lookup refuses.
+ */
+Datum
+okra_queue_after_commit(FunctionCallInfo fcinfo, const char *kind,
+						const char *body, const char *reference, int64 amount)
+{
+	bool		payout = (strcmp(kind, "payout") == 0);
 	Oid			nsp;
 	Datum		args[4];
 	bool		nulls[4] = {false};
 	bool		isnull;
 	Datum		found;
 
-	okra_check_can_record("okra_initiate_payment_after_commit");
-	initStringInfo(&body);
-	initiate_body(fcinfo, &body, &reference);
 	okra_contract_check_version();
 	nsp = okra_ledger_schema(fcinfo);
 	okra_contract_check(nsp);
-
+	args[0] = CStringGetTextDatum(kind);
 	if (reference != NULL)
 	{
-		args[0] = CStringGetTextDatum("initiate");
 		args[1] = CStringGetTextDatum(reference);
 		(void) okra_ledger_call_in(nsp, "okra_ledger_lock_reference", 1, &args[1],
 								   nulls, &isnull);
@@ -650,24 +663,28 @@ okra_initiate_payment_after_commit(PG_FUNCTION_ARGS)
 		if (!isnull)
 		{
 			PopActiveSnapshot();
-			PG_RETURN_DATUM(found);
+			return found;
 		}
-		found = okra_ledger_call_in(nsp, "okra_ledger_initiation", 1, &args[1],
-									nulls, &isnull);
+		found = okra_ledger_call_in(nsp, payout ? "okra_ledger_payout_reference" :
+									"okra_ledger_initiation", 1, &args[1], nulls,
+									&isnull);
 		PopActiveSnapshot();
 		if (!isnull)
 			ereport(ERROR,
 					errcode(ERRCODE_UNIQUE_VIOLATION),
-					errmsg("reference \"%s\" already initiated a payment", reference),
-					errdetail("okra_initiate_payment initiated payment %s with it. Nothing was queued.",
+					errmsg("reference \"%s\" already %s", reference,
+						   payout ? "made a payout" : "initiated a payment"),
+					errdetail("%s made %s %s with it. Nothing was queued.",
+							  payout ? "okra_payout" : "okra_initiate_payment",
+							  payout ? "payout" : "payment",
 							  TextDatumGetCString(GetAttributeByNum(DatumGetHeapTupleHeader(found),
 																	1, &isnull))),
-					errhint("Call okra_initiate_payment with this reference to read the payment, or use another reference."));
+					errhint("Call %s with this reference to read it, or use another reference.",
+							payout ? "okra_payout" : "okra_initiate_payment"));
 	}
 
-	args[0] = CStringGetTextDatum("initiate");
-	args[1] = DirectFunctionCall1(jsonb_in, CStringGetDatum(body.data));
-	args[2] = Int64GetDatum(PG_GETARG_INT64(1));
+	args[1] = DirectFunctionCall1(jsonb_in, CStringGetDatum(body));
+	args[2] = Int64GetDatum(amount);
 	args[3] = reference ? CStringGetTextDatum(reference) : (Datum) 0;
 	nulls[3] = (reference == NULL);
 	return okra_ledger_call_in(nsp, "okra_outbox_queue", 4, args, nulls, &isnull);

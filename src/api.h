@@ -50,6 +50,10 @@ extern bool okra_object_id_lower(char *s);
 extern char *okra_check_reference(text *arg);
 extern char *okra_iso_date(DateADT d, const char *argname);
 
+extern Datum okra_queue_after_commit(FunctionCallInfo fcinfo, const char *kind,
+									 const char *body, const char *reference,
+									 int64 amount);
+
 extern void okra_refund_body(StringInfo body, const char *payment_id,
 							 bool has_amount, int64 amount, const char *reason,
 							 const char *account);

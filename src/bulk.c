@@ -446,7 +446,7 @@ make_boundary(const char *csv)
 					errcode(ERRCODE_INTERNAL_ERROR),
 					errmsg("could not generate random multipart boundary"));
 		strcpy(boundary, "okra--");
-		for (i = 0; i < sizeof(rnd); i++)
+		for (i = 0; i < (int) sizeof(rnd); i++)
 			sprintf(boundary + 6 + 2 * i, "%02x", rnd[i]);
 		if (strstr(csv, boundary) == NULL)
 			return boundary;

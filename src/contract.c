@@ -59,7 +59,7 @@
 #include "okra.h"
 
 /* Most arguments or columns of a contract entry */
-#define CONTRACT_MAX_ITEMS	14
+#define CONTRACT_MAX_ITEMS	16
 
 /* A column: its name and its type, as in ContractFunction */
 typedef struct ContractColumn
@@ -160,6 +160,8 @@ static const ContractFunction contract_functions[] = {
 	 2, {{"changed", "bool"}, {"payout", "okra_payout"}}},
 	{"okra_ledger_payout_check_failed", 4,
 	 {"text", "text", "text", "timestamptz"}, "void"},
+	/* authorizations.c: the row it builds, recorded */
+	{"okra_ledger_authorization", 1, {"okra_authorization"}, "void"},
 	/* pending.c: payouts due a check */
 	{"okra_verify_claim_payouts", 2, {"int4", "interval"}, "text[]"},
 	{"okra_verify_unclaim_payout", 1, {"text"}, "void"},
@@ -179,6 +181,15 @@ static const ContractRowType contract_rowtypes[] = {
 	  {"refund_payment_id", "text"}, {"refund_payment_status", "text"},
 	  {"wallet_balance", "int8"}, {"message", "text"},
 	  {"created_at", "timestamptz"}, {"response", "jsonb"}}},
+	/* authorizations.c builds it by position */
+	{"okra_authorization", 16,
+	 {{"authorization_id", "text"}, {"customer_id", "text"},
+	  {"accounts", "text[]"}, {"link_id", "text"}, {"status", "text"},
+	  {"cancelled_by", "text"}, {"amount", "int8"}, {"initial_amount", "int8"},
+	  {"currency", "text"}, {"one_time", "bool"},
+	  {"schedule_interval", "text"}, {"start_date", "date"},
+	  {"end_date", "date"}, {"disconnected", "bool"},
+	  {"checked_at", "timestamptz"}, {"response", "jsonb"}}},
 	/* outbox.c: item_from_claim() */
 	{"okra_outbox_claimed", 11,
 	 {{"request_id", "int8"}, {"mode", "text"}, {"kind", "text"},

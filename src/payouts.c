@@ -47,6 +47,7 @@ static const char *const payout_keys[] = {"payout", NULL};
 
 PG_FUNCTION_INFO_V1(okra_payout);
 PG_FUNCTION_INFO_V1(okra_get_payout);
+PG_FUNCTION_INFO_V1(okra_payout_after_commit);
 
 /*---- static prototypes ----*/
 static void payout_body(FunctionCallInfo fcinfo, StringInfo body,
@@ -95,6 +96,24 @@ okra_payout(PG_FUNCTION_ARGS)
 		(replay = find_payout(okra_ledger_schema(fcinfo), call.reference)) != (Datum) 0)
 		return replay;
 	return okra_logged_call(fcinfo, &call, payout_send);
+}
+
+/*
+ * okra_payout_after_commit(the same arguments) RETURNS bigint: okra_payout's
+ * request, checked as it checks it, queued in the outbox to be sent once
+ * the caller commits (okra_queue_after_commit).
+ */
+Datum
+okra_payout_after_commit(PG_FUNCTION_ARGS)
+{
+	StringInfoData body;
+	const char *reference;
+
+	okra_check_can_record("okra_payout_after_commit");
+	initStringInfo(&body);
+	payout_body(fcinfo, &body, &reference);
+	return okra_queue_after_commit(fcinfo, "payout", body.data, reference,
+								   PG_GETARG_INT64(0));
 }
 
 /*

@@ -192,9 +192,9 @@ SELECT (okra_request('pay/authorization/list', '{"limit": 1}') #>> '{data,pagina
 SELECT okra_journal_flush();
 SELECT is((SELECT count(*) FROM okra_journal WHERE endpoint = 'pay/authorization/list'), 0::bigint,
 	'pay/authorization/list is a read: okra_request does not journal it');
-\! ctl POST faults '{"kind": "after_drop", "route": "pay/authorization/getByCustomer", "count": 1}' >/dev/null
+\! ctl POST faults '{"kind": "status", "status": 500, "route": "pay/authorization/getByCustomer"}' >/dev/null
 SELECT is(e.state || ' ' || e.hint, 'OK010 This request only reads, so it is safe to retry.',
-	'a lost answer to getByCustomer: OK010, safe to retry')
+	'getByCustomer is a read too: after a 500, safe to retry')
   FROM pg_temp.err(format('SELECT count(*) FROM okra_customer_authorizations(%L)', :'cust')) AS e;
 SELECT is((SELECT count(*) FROM okra_list_authorizations(2))::int, :total, 'okra_list_authorizations walks every page');
 SELECT is((SELECT count(DISTINCT authorization_id) FROM okra_list_authorizations(2))::int, :total, 'each exactly once');

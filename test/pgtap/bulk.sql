@@ -9,7 +9,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS okra;
 \ir helpers.psql
-SELECT plan(50);
+SELECT plan(51);
 
 \set d1 64d0000000000000000000a1
 \set d2 64d0000000000000000000a2
@@ -196,6 +196,18 @@ SELECT ok(NOT has_table_privilege('okra_bulk_nobody', 'okra_bulk_files', 'SELECT
 \set after `ctl GET counters`
 SELECT is(pg_temp.requests(:'after', 'bulkfiles/initiate'), pg_temp.requests(:'before', 'bulkfiles/initiate'),
 	'and neither reached Okra');
+-- README "Granting roles": enough for an application role, which needs no
+-- privilege on the ledger to be recorded in it
+CREATE ROLE okra_bulk_app;
+SELECT format('GRANT USAGE ON SCHEMA %I TO okra_bulk_app', extnamespace::regnamespace) FROM pg_extension WHERE extname = 'okra' \gexec
+GRANT EXECUTE ON FUNCTION okra_bulk_initiate(okra_bulk_payment[], text) TO okra_bulk_app;
+SAVEPOINT app;
+SET LOCAL ROLE okra_bulk_app;
+SELECT bulkfile_id AS app_file FROM okra_bulk_initiate(ARRAY[:ok1]::okra_bulk_payment[]) \gset
+RESET ROLE;
+SELECT created_by AS app_by FROM okra_bulk_files WHERE bulkfile_id = :'app_file' \gset
+ROLLBACK TO SAVEPOINT app;
+SELECT is(:'app_by'::text, 'okra_bulk_app', 'the README''s grant lets a role upload, and the ledger records it');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -1,4 +1,5 @@
--- okra_initiate_payment_after_commit, the parts inside a transaction: its
+-- okra_initiate_payment_after_commit (and okra_payout_after_commit), the
+-- parts inside a transaction: its
 -- checks are okra_initiate_payment's, and a reference is shared with it:
 -- okra_initiate_payment meets each state of a queued request, and the
 -- after-commit call meets a payment okra_initiate_payment made.  Sending
@@ -9,7 +10,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS okra;
 \ir helpers.psql
-SELECT plan(16);
+SELECT plan(21);
 
 \set acct 64d0000000000000000000a1
 
@@ -35,7 +36,7 @@ SELECT is(okra_initiate_payment_after_commit(:'acct', 1, reference => 'order-9')
 
 -- okra_initiate_payment meets it in each state, and sends nothing
 SELECT is((SELECT row(state, message, hint) FROM pg_temp.err($$SELECT okra_initiate_payment('64d0000000000000000000a1', 2500, reference => 'order-9')$$)),
-	row('55000'::text, 'reference "order-9" is queued to be initiated after commit'::text,
+	row('55000'::text, 'reference "order-9" is queued to be sent after commit'::text,
 		format('Wait for it with okra_outbox_wait(%s), then call again to read its payment.', :r)),
 	'queued: okra_initiate_payment refuses (55000) and says what to wait for');
 UPDATE okra_outbox_requests SET state = 'unknown' WHERE request_id = :r;
@@ -44,7 +45,7 @@ SELECT is((SELECT row(state, hint) FROM pg_temp.err($$SELECT okra_initiate_payme
 	'unknown: OK012, settled with okra_outbox_resolve');
 UPDATE okra_outbox_requests SET state = 'succeeded' WHERE request_id = :r;
 SELECT is((SELECT row(state, detail) FROM pg_temp.err($$SELECT okra_initiate_payment('64d0000000000000000000a1', 2500, reference => 'order-9')$$)),
-	row('OK013'::text, format('Outbox request %s initiated it, but the ledger does not have it (a person settled its unknown outcome as succeeded). Nothing was sent to Okra.', :r)),
+	row('OK013'::text, format('Outbox request %s initiated a payment, but the ledger does not have it (a person settled its unknown outcome as succeeded). Nothing was sent to Okra.', :r)),
 	'succeeded without a payment in the ledger: OK013');
 \set c1 `ctl GET counters`
 SELECT is(pg_temp.requests(:'c1', 'pay/initiate'), pg_temp.requests(:'c0', 'pay/initiate'), 'none of them sent anything');
@@ -56,7 +57,7 @@ SELECT is((SELECT replayed FROM okra_initiate_payment(:'acct', 2500, reference =
 SELECT payment_id AS p FROM okra_initiations WHERE reference = 'order-9' \gset
 SELECT is((SELECT row(state, message, detail) FROM pg_temp.err($$SELECT okra_initiate_payment_after_commit('64d0000000000000000000a1', 2500, reference => 'order-9')$$)),
 	row('23505'::text, 'reference "order-9" already initiated a payment'::text,
-		format('okra_initiate_payment initiated payment %s with it. Nothing was queued.', :'p')),
+		format('okra_initiate_payment made payment %s with it. Nothing was queued.', :'p')),
 	'a reference okra_initiate_payment used: 23505, naming the payment');
 SELECT is((SELECT count(*) FROM okra_outbox_requests), 1::bigint, 'nothing more queued');
 
@@ -67,9 +68,26 @@ SELECT is(:'lost'::text, 'OK010', 'an initiate whose answer was lost');
 SELECT is((pg_temp.err($$SELECT okra_initiate_payment_after_commit('64d0000000000000000000a1', 300, reference => 'order-10')$$)).state,
 	'OK012', 'its reference is refused by the after-commit call too (OK012)');
 
+-- okra_payout_after_commit and okra_payout share a reference the same way
+SELECT okra_payout_after_commit(500, '64e000000000000000000001', reference => 'po-1') AS q \gset
+SELECT is((SELECT row(kind, amount, body) FROM okra_outbox_requests WHERE request_id = :q),
+	row('payout'::text, 500::bigint, '{"amount": 500, "currency": "NGN", "account_to_credit": "64e000000000000000000001"}'::jsonb),
+	'a payout is queued with okra_payout''s request body');
+SELECT is((SELECT row(state, message) FROM pg_temp.err($$SELECT okra_payout(500, '64e000000000000000000001', reference => 'po-1')$$)),
+	row('55000'::text, 'reference "po-1" is queued to be sent after commit'::text), 'okra_payout meets the queued payout: 55000');
+UPDATE okra_outbox_requests SET state = 'unknown' WHERE request_id = :q;
+SELECT is((SELECT row(state, message) FROM pg_temp.err($$SELECT okra_payout(500, '64e000000000000000000001', reference => 'po-1')$$)),
+	row('OK012'::text, 'a payout with reference "po-1" has an unknown outcome'::text), 'and its unknown outcome: OK012');
+SELECT payout_id AS po FROM okra_payout(700, '64e000000000000000000001', reference => 'po-2') \gset
+SELECT is((SELECT row(state, detail) FROM pg_temp.err($$SELECT okra_payout_after_commit(700, '64e000000000000000000001', reference => 'po-2')$$)),
+	row('23505'::text, format('okra_payout made payout %s with it. Nothing was queued.', :'po')),
+	'a reference okra_payout used: 23505, naming the payout');
+
 -- revoked from PUBLIC
 SELECT ok(NOT has_function_privilege('public', 'okra_initiate_payment_after_commit(text, bigint, text, text, text, text, date, date)', 'EXECUTE'),
 	'okra_initiate_payment_after_commit is revoked from PUBLIC');
+SELECT ok(NOT has_function_privilege('public', 'okra_payout_after_commit(bigint, text, text, text, text, text)', 'EXECUTE'),
+	'okra_payout_after_commit is revoked from PUBLIC');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Initiates after commit (README "Collecting payments"), in a cluster of its
+# Initiates and payouts after commit (README "Collecting payments"), in a cluster of its
 # own without okra preloaded, sent by CALL okra_outbox_run(), by the
 # sandbox's counters: a rollback sends nothing, a commit sends exactly once
 # and records the payment; a reference queues one request, whichever call
@@ -118,5 +118,24 @@ out=$(q "SELECT okra_outbox_finish($r, 1, 'send', NULL, NULL, 200, now(), now(),
 check "its late answer still settles it ($out)" '[ "$out" = succeeded ] && [ "$(row "$r")" = "succeeded - t t" ]'
 check "and records the payment and the initiation" \
 	'[ "$(q "SELECT i.reference || '"' '"' || p.amount FROM okra_initiations i JOIN okra_payments p USING (payment_id) WHERE payment_id = '"'64a0000000000000000000e6'"'")" = "order-6 500" ]'
+
+# -- 6. payouts take the same path
+payouts() { ctl GET counters | jq '[.requests["/v2/pay/payout"] // {} | .[]] | add // 0'; }
+psql -qX -d $db -c "BEGIN" -c "SELECT okra_payout_after_commit(100, '64e000000000000000000001', reference => 'payout-1')" -c "ROLLBACK" >/dev/null
+run >/dev/null
+check "a payout queued in a transaction that rolled back: never sent" '[ "$(payouts)" = 0 ]'
+out=$(q "SELECT okra_payout_after_commit(100, '64e000000000000000000001', nuban => '1329137339')")
+check "checked as okra_payout checks (22023)" '[[ $out == *"not both"* ]] && [ "$(q "SELECT count(*) FROM okra_outbox_requests WHERE kind = '"'payout'"'")" = 0 ]'
+r=$(q "SELECT okra_payout_after_commit(100, '64e000000000000000000001', reference => 'payout-1')")
+check "the same reference again returns the same request" \
+	'[ "$(q "SELECT okra_payout_after_commit(100, '"'64e000000000000000000001'"', reference => '"'payout-1'"')")" = "$r" ]'
+run >/dev/null
+check "okra_outbox_run pays it out once" '[ "$(payouts)" = 1 ] && [ "$(row "$r")" = "succeeded - t t" ]'
+check "the payout is in the ledger with its reference, fee and 'issued' change" \
+	'[ "$(q "SELECT p.reference || '"' '"' || p.fee || '"' '"' || c.outcome FROM okra_payouts p JOIN okra_status_changes c ON c.object_id = p.payout_id JOIN okra_outbox_requests o ON o.created_id = p.payout_id WHERE o.request_id = $r")" = "payout-1 10.75 issued" ]'
+ctl POST faults '{"kind": "after_drop", "route": "pay/payout"}' >/dev/null
+r=$(q "SELECT okra_payout_after_commit(100, '64e000000000000000000001', reference => 'payout-2')")
+run >/dev/null; run >/dev/null
+check "a payout whose answer was lost is unknown and never sent again" '[ "$(row "$r")" = "unknown OK010 t f" ] && [ "$(payouts)" = 2 ]'
 
 [ $fails -eq 0 ]

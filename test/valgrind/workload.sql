@@ -345,6 +345,31 @@ SELECT pg_temp.vg_loop('OK009 bulk row', 'OK009', :n,
 	$q$SELECT okra_bulk_initiate(ARRAY[
 		ROW('64d0000000000000000000a1', '64d0000000000000000000c1', 10000000000000000, 'NGN', NULL)]::okra_bulk_payment[])$q$);
 
+---------------------------------------------------------------- payouts
+-- each round pays out to an account and to a NUBAN (with a reference),
+-- then reads the first back; a NUBAN of 9 digits (22023, nothing sent) and
+-- an unknown payout (OK009)
+SELECT pg_temp.vg_loop('ok payouts', '00000', :n,
+	$q$SELECT okra_get_payout((okra_payout(100, '64d0000000000000000000a1')).payout_id),
+			  okra_payout(200, nuban => '1329137339', bank => '5d6fe57a4099cc4b210bbec0',
+						  reference => 'vg-payout-$i')$q$);
+SELECT pg_temp.vg_loop('22023 payout nuban', '22023', :n,
+	$q$SELECT okra_payout(100, nuban => '132913733', bank => '5d6fe57a4099cc4b210bbec0')$q$);
+SELECT pg_temp.vg_loop('OK009 unknown payout', 'OK009', :n,
+	$q$SELECT okra_get_payout('64d00000000000000000ffff')$q$);
+
+---------------------------------------------------------------- initiates after commit
+-- queued with and without a reference, the reference again (the same
+-- request), bad input; the worker sends them as each loop commits
+SELECT pg_temp.vg_loop('ok initiate after commit', '00000', :n,
+	$q$SELECT okra_initiate_payment_after_commit('64d0000000000000000000a1', 100),
+			  okra_initiate_payment_after_commit('64d0000000000000000000a1', 100, reference => 'vg-ac-$i'),
+			  okra_initiate_payment_after_commit('64d0000000000000000000a1', 100, reference => 'vg-ac-$i')$q$);
+SELECT pg_temp.vg_loop('22023 initiate after commit', '22023', :n,
+	$q$SELECT okra_initiate_payment_after_commit('64d0000000000000000000a1', 0)$q$);
+SELECT pg_temp.vg_loop('ok money flow', '00000', 10,
+	$q$SELECT count(*) FROM okra_money_flow$q$);
+
 ---------------------------------------------------------------- and the session still works
 SELECT pg_temp.vg_loop('ok verify at the end', '00000', 10,
 	$q$SELECT okra_verify('64a000000000000000000001')$q$);
