@@ -46,6 +46,7 @@
 #include "ledger.h"
 #include "okra.h"
 #include "okra_json.h"
+#include "repeat.h"
 
 /* Longest endpoint accepted */
 #define OKRA_ENDPOINT_MAX	200
@@ -254,6 +255,9 @@ okra_logged_call(FunctionCallInfo fcinfo, OkraCall *call, OkraCallBody fn)
 	okra_contract_check(okra_ledger_schema(fcinfo));
 	if (okra_endpoint_is_read_only(call->endpoint))
 		return fn(fcinfo, call);
+	/* another copy of a call this query made: its answer (repeat.c) */
+	if ((result = okra_repeat_find(fcinfo, call->body.data)) != (Datum) 0)
+		return result;
 	okra_journal_require(call->endpoint);
 	okra_journal_begin(call->endpoint, call->payment_id, call->has_amount,
 					   call->amount, call->reference);
@@ -276,6 +280,7 @@ okra_logged_call(FunctionCallInfo fcinfo, OkraCall *call, OkraCallBody fn)
 	PG_END_TRY();
 	okra_journal_end('s', 0, call->record.http_status,
 					 created_id_of(call), NULL);
+	okra_repeat_keep(fcinfo, call->body.data, result);
 	return result;
 }
 
@@ -388,6 +393,7 @@ okra_refund(PG_FUNCTION_ARGS)
 	char	   *reason = NULL;
 	bool		has_amount = !PG_ARGISNULL(1);
 	int64		amount = 0;
+	Datum		replay;
 
 	/* every argument checked before anything is sent */
 	okra_check_can_record("okra_refund");
@@ -417,6 +423,9 @@ okra_refund(PG_FUNCTION_ARGS)
 	call.has_amount = has_amount;
 	call.amount = amount;
 
+	/* another copy of a refund this query made is not another refund */
+	if ((replay = okra_repeat_find(fcinfo, call.body.data)) != (Datum) 0)
+		return replay;
 	/* the payment stays locked until the end of the caller's transaction */
 	okra_journal_require(call.endpoint);
 	okra_guard_refund(okra_ledger_schema(fcinfo), call.payment_id, has_amount,
@@ -604,6 +613,8 @@ okra_initiate_payment(PG_FUNCTION_ARGS)
 				errdetail("A reference makes a payment once only because the journal keeps it, and okra.allow_unjournaled lets this call go without the journal. Nothing was sent to Okra."),
 				errhint("Preload okra and let its worker run, or initiate without a reference."));
 	okra_contract_check_version();
+	if ((replay = okra_repeat_find(fcinfo, call.body.data)) != (Datum) 0)
+		return replay;
 	if (call.reference != NULL &&
 		(replay = find_initiation(okra_ledger_schema(fcinfo), call.reference)) != (Datum) 0)
 		return replay;

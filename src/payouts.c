@@ -35,6 +35,7 @@
 
 #include "answer.h"
 #include "api.h"
+#include "repeat.h"
 #include "contract.h"
 #include "journal.h"
 #include "ledger.h"
@@ -92,6 +93,8 @@ okra_payout(PG_FUNCTION_ARGS)
 				errdetail("A reference makes a payout once only because the journal keeps it, and okra.allow_unjournaled lets this call go without the journal. Nothing was sent to Okra."),
 				errhint("Preload okra and let its worker run, or pay out without a reference."));
 	okra_contract_check_version();
+	if ((replay = okra_repeat_find(fcinfo, call.body.data)) != (Datum) 0)
+		return replay;
 	if (call.reference != NULL &&
 		(replay = find_payout(okra_ledger_schema(fcinfo), call.reference)) != (Datum) 0)
 		return replay;
