@@ -177,17 +177,48 @@ okra_payment_tuple(TupleDesc tupdesc, const OkraPaymentFields *f,
 	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
 }
 
+/* okra_read_job's arguments, for read_answer */
+typedef struct ReadAnswerArgs
+{
+	TupleDesc	tupdesc;
+	const char *endpoint;
+	const char *payment_id;
+	bool		duplicate_is_answer;
+} ReadAnswerArgs;
+
+static Datum
+read_answer(void *arg, const OkraHttpResponse *http, Datum *response)
+{
+	ReadAnswerArgs *a = (ReadAnswerArgs *) arg;
+
+	return okra_read_answer(a->tupdesc, a->endpoint, a->payment_id, http,
+							a->duplicate_is_answer, response);
+}
+
 /*
- * Job i of batch b, read as okra_read_answer() reads it, in a
- * subtransaction that writes nothing: NULL, with *answer and *response
- * set, or the error that is this request's outcome.  Cancel, shutdown and
- * running out of memory are raised, not returned.  *http is filled in
- * either way.
+ * Job i of batch b, read as okra_read_answer() reads it: see
+ * okra_read_job_with.
  */
 ErrorData *
 okra_read_job(OkraHttpBatch *b, int i, TupleDesc tupdesc, const char *endpoint,
 			  const char *payment_id, bool duplicate_is_answer,
 			  OkraHttpResponse *http, Datum *answer, Datum *response)
+{
+	ReadAnswerArgs a = {tupdesc, endpoint, payment_id, duplicate_is_answer};
+
+	return okra_read_job_with(b, i, read_answer, &a, http, answer, response);
+}
+
+/*
+ * Job i of batch b, read by reader (which raises as the synchronous call
+ * would), in a subtransaction that writes nothing: NULL, with *answer and
+ * *response set, or the error that is this request's outcome.  Cancel,
+ * shutdown and running out of memory are raised, not returned.  *http is
+ * filled in either way.
+ */
+ErrorData *
+okra_read_job_with(OkraHttpBatch *b, int i, OkraJobReader reader, void *arg,
+				   OkraHttpResponse *http, Datum *answer, Datum *response)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -201,8 +232,7 @@ okra_read_job(OkraHttpBatch *b, int i, TupleDesc tupdesc, const char *endpoint,
 	PG_TRY();
 	{
 		okra_http_batch_result(b, i, http);
-		*answer = okra_read_answer(tupdesc, endpoint, payment_id, http,
-								   duplicate_is_answer, response);
+		*answer = reader(arg, http, response);
 		ReleaseCurrentSubTransaction();
 	}
 	PG_CATCH();

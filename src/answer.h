@@ -49,4 +49,12 @@ extern ErrorData *okra_read_job(OkraHttpBatch *b, int i, TupleDesc tupdesc,
 								OkraHttpResponse *http, Datum *answer,
 								Datum *response);
 
+/* Reads one answer of a batch (okra_read_job_with): raises as a call would */
+typedef Datum (*OkraJobReader) (void *arg, const OkraHttpResponse *http,
+								Datum *response);
+extern ErrorData *okra_read_job_with(OkraHttpBatch *b, int i,
+									 OkraJobReader reader, void *arg,
+									 OkraHttpResponse *http, Datum *answer,
+									 Datum *response);
+
 #endif							/* OKRA_ANSWER_H */

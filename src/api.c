@@ -71,7 +71,8 @@ static Datum request_send(FunctionCallInfo fcinfo, OkraCall *call);
 static void check_request_endpoint(const char *endpoint);
 static void initiate_body(FunctionCallInfo fcinfo, StringInfo body,
 						  const char **reference);
-static Datum find_initiation(Oid nsp, const char *reference);
+static Datum find_by_reference(Oid nsp, const char *lookup,
+							   const char *reference);
 static Datum initiate_send(FunctionCallInfo fcinfo, OkraCall *call);
 
 
@@ -596,7 +597,6 @@ Datum
 okra_initiate_payment(PG_FUNCTION_ARGS)
 {
 	OkraCall	call = {"pay/initiate"};
-	Datum		replay;
 
 	okra_check_can_record("okra_initiate_payment");
 	initStringInfo(&call.body);
@@ -604,21 +604,40 @@ okra_initiate_payment(PG_FUNCTION_ARGS)
 	call.has_amount = true;
 	call.amount = PG_GETARG_INT64(1);
 
-	okra_journal_require(call.endpoint);
+	return okra_referenced_call(fcinfo, &call, "okra_initiate_payment",
+								"okra_ledger_initiation", initiate_send);
+}
+
+/*
+ * Make a call that may carry the merchant's reference (okra_initiate_payment,
+ * okra_payout; fname): once per reference.  Under the reference's lock, and
+ * with the latest snapshot, lookup (an SQL function of the reference)
+ * returns what the reference already made, which is returned (replayed)
+ * with nothing sent, or raises when it cannot tell; else fn sends it
+ * (okra_logged_call).
+ */
+Datum
+okra_referenced_call(FunctionCallInfo fcinfo, OkraCall *call, const char *fname,
+					 const char *lookup, OkraCallBody fn)
+{
+	Datum		replay;
+
+	okra_journal_require(call->endpoint);
 	/* once per reference holds only if the journal keeps the reference */
-	if (call.reference != NULL && !okra_journal_enabled())
+	if (call->reference != NULL && !okra_journal_enabled())
 		ereport(ERROR,
 				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				errmsg("okra_initiate_payment with a reference cannot be journaled"),
-				errdetail("A reference makes a payment once only because the journal keeps it, and okra.allow_unjournaled lets this call go without the journal. Nothing was sent to Okra."),
-				errhint("Preload okra and let its worker run, or initiate without a reference."));
+				errmsg("%s with a reference cannot be journaled", fname),
+				errdetail("A reference makes a call once only because the journal keeps it, and okra.allow_unjournaled lets this call go without the journal. Nothing was sent to Okra."),
+				errhint("Preload okra and let its worker run, or call it without a reference."));
 	okra_contract_check_version();
-	if ((replay = okra_repeat_find(fcinfo, call.body.data)) != (Datum) 0)
+	if ((replay = okra_repeat_find(fcinfo, call->body.data)) != (Datum) 0)
 		return replay;
-	if (call.reference != NULL &&
-		(replay = find_initiation(okra_ledger_schema(fcinfo), call.reference)) != (Datum) 0)
+	if (call->reference != NULL &&
+		(replay = find_by_reference(okra_ledger_schema(fcinfo), lookup,
+									call->reference)) != (Datum) 0)
 		return replay;
-	return okra_logged_call(fcinfo, &call, initiate_send);
+	return okra_logged_call(fcinfo, call, fn);
 }
 
 /*
@@ -838,12 +857,13 @@ okra_iso_date(DateADT d, const char *argname)
 }
 
 /*
- * Under reference's lock, with the latest snapshot: the payment it already
- * initiated, or 0 (okra_ledger_initiation raises when it cannot tell).
- * The journal is written first, so that its latest outcomes count.
+ * Under reference's lock, with the latest snapshot: what it already made
+ * (lookup: okra_ledger_initiation, okra_ledger_payout_reference), or 0
+ * (lookup raises when it cannot tell).  The journal is written first, so
+ * that its latest outcomes count.
  */
 static Datum
-find_initiation(Oid nsp, const char *reference)
+find_by_reference(Oid nsp, const char *lookup, const char *reference)
 {
 	Datum		arg = CStringGetTextDatum(reference);
 	bool		argnull = false;
@@ -854,8 +874,7 @@ find_initiation(Oid nsp, const char *reference)
 							   &argnull, &isnull);
 	okra_journal_wait();
 	PushActiveSnapshot(GetLatestSnapshot());
-	row = okra_ledger_call_in(nsp, "okra_ledger_initiation", 1, &arg, &argnull,
-							  &isnull);
+	row = okra_ledger_call_in(nsp, lookup, 1, &arg, &argnull, &isnull);
 	PopActiveSnapshot();
 	return isnull ? (Datum) 0 : row;
 }

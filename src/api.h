@@ -50,6 +50,9 @@ extern bool okra_object_id_lower(char *s);
 extern char *okra_check_reference(text *arg);
 extern char *okra_iso_date(DateADT d, const char *argname);
 
+extern Datum okra_referenced_call(FunctionCallInfo fcinfo, OkraCall *call,
+								  const char *fname, const char *lookup,
+								  OkraCallBody fn);
 extern Datum okra_queue_after_commit(FunctionCallInfo fcinfo, const char *kind,
 									 const char *body, const char *reference,
 									 int64 amount);

@@ -30,12 +30,10 @@
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/resowner.h"
-#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "answer.h"
 #include "api.h"
-#include "repeat.h"
 #include "contract.h"
 #include "journal.h"
 #include "ledger.h"
@@ -54,16 +52,14 @@ PG_FUNCTION_INFO_V1(okra_payout_after_commit);
 static void payout_body(FunctionCallInfo fcinfo, StringInfo body,
 						const char **reference);
 static char *check_nuban(text *arg);
-static Datum find_payout(Oid nsp, const char *reference);
 static char *payout_id_of(const char *endpoint, const OkraAnswer *ans,
 						  const char *asked);
 static Datum payout_send(FunctionCallInfo fcinfo, OkraCall *call);
 static Datum get_payout_send(FunctionCallInfo fcinfo, OkraCall *call);
 static Datum payout_seen(FunctionCallInfo fcinfo, Datum response,
 						 TimestampTz checked_at, bool *changed);
-static ErrorData *read_payout_job(OkraHttpBatch *b, int i,
-								  const char *payout_id,
-								  OkraHttpResponse *http, Datum *response);
+static Datum read_payout(void *arg, const OkraHttpResponse *http,
+						 Datum *response);
 
 
 /*
@@ -76,7 +72,6 @@ Datum
 okra_payout(PG_FUNCTION_ARGS)
 {
 	OkraCall	call = {"pay/payout"};
-	Datum		replay;
 
 	okra_check_can_record("okra_payout");
 	initStringInfo(&call.body);
@@ -84,21 +79,8 @@ okra_payout(PG_FUNCTION_ARGS)
 	call.has_amount = true;
 	call.amount = PG_GETARG_INT64(0);
 
-	okra_journal_require(call.endpoint);
-	/* once per reference holds only if the journal keeps the reference */
-	if (call.reference != NULL && !okra_journal_enabled())
-		ereport(ERROR,
-				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				errmsg("okra_payout with a reference cannot be journaled"),
-				errdetail("A reference makes a payout once only because the journal keeps it, and okra.allow_unjournaled lets this call go without the journal. Nothing was sent to Okra."),
-				errhint("Preload okra and let its worker run, or pay out without a reference."));
-	okra_contract_check_version();
-	if ((replay = okra_repeat_find(fcinfo, call.body.data)) != (Datum) 0)
-		return replay;
-	if (call.reference != NULL &&
-		(replay = find_payout(okra_ledger_schema(fcinfo), call.reference)) != (Datum) 0)
-		return replay;
-	return okra_logged_call(fcinfo, &call, payout_send);
+	return okra_referenced_call(fcinfo, &call, "okra_payout",
+								"okra_ledger_payout_reference", payout_send);
 }
 
 /*
@@ -197,29 +179,6 @@ check_nuban(text *arg)
 				errmsg("invalid nuban: \"%s\"", okra_quote_clip(s)),
 				errdetail("A NUBAN is a bank account number of exactly 10 digits."));
 	return s;
-}
-
-/*
- * Under reference's lock, with the latest snapshot: the payout it already
- * made, or 0 (okra_ledger_payout_reference raises when it cannot tell).
- * The journal is written first, so that its latest outcomes count.
- */
-static Datum
-find_payout(Oid nsp, const char *reference)
-{
-	Datum		arg = CStringGetTextDatum(reference);
-	bool		argnull = false;
-	bool		isnull;
-	Datum		row;
-
-	(void) okra_ledger_call_in(nsp, "okra_ledger_lock_reference", 1, &arg,
-							   &argnull, &isnull);
-	okra_journal_wait();
-	PushActiveSnapshot(GetLatestSnapshot());
-	row = okra_ledger_call_in(nsp, "okra_ledger_payout_reference", 1, &arg,
-							  &argnull, &isnull);
-	PopActiveSnapshot();
-	return isnull ? (Datum) 0 : row;
 }
 
 /*
@@ -358,6 +317,7 @@ okra_payout_check(FunctionCallInfo fcinfo, OkraHttpBatch *b, int i,
 	OkraHttpResponse http;
 	OkraLedgerCall record;
 	ErrorData  *edata;
+	Datum		unused;
 	Datum		args[4];
 	bool		nulls[4] = {false};
 	bool		isnull;
@@ -367,7 +327,8 @@ okra_payout_check(FunctionCallInfo fcinfo, OkraHttpBatch *b, int i,
 	memset(&record, 0, sizeof(record));
 	record.endpoint = OKRA_PAYOUT_GET_ENDPOINT;
 	record.request = body;
-	edata = read_payout_job(b, i, payout_id, &http, &record.response);
+	edata = okra_read_job_with(b, i, read_payout, unconstify(char *, payout_id),
+							   &http, &unused, &record.response);
 	record.http_status = http.status;
 	record.started_at = http.started_at;
 	record.finished_at = http.received_at;
@@ -394,53 +355,19 @@ okra_payout_check(FunctionCallInfo fcinfo, OkraHttpBatch *b, int i,
 }
 
 /*
- * Job i of batch b read as okra_get_payout reads its answer, in a
- * subtransaction that writes nothing (as okra_read_job() does for
- * payments): NULL, with *response set, or the error that is this
- * request's outcome.  Cancel, shutdown and running out of memory are
- * raised, not returned.  *http is filled in either way.
+ * A scheduled check's answer (okra_read_job_with), read as okra_get_payout
+ * reads it: the whole body, of the payout asked for (arg), or raise.
  */
-static ErrorData *
-read_payout_job(OkraHttpBatch *b, int i, const char *payout_id,
-				OkraHttpResponse *http, Datum *response)
+static Datum
+read_payout(void *arg, const OkraHttpResponse *http, Datum *response)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	ErrorData  *volatile edata = NULL;
+	OkraAnswer	ans;
 
-	memset(http, 0, sizeof(*http));
-	*response = (Datum) 0;
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		OkraAnswer	ans;
-
-		okra_http_batch_result(b, i, http);
-		ans.http = *http;
-		ans.doc = NULL;
-		okra_judge_answer(OKRA_PAYOUT_GET_ENDPOINT, &ans);
-		(void) payout_id_of(OKRA_PAYOUT_GET_ENDPOINT, &ans, payout_id);
-		*response = okra_response_jsonb(OKRA_PAYOUT_GET_ENDPOINT, &ans);
-		okra_json_free(ans.doc);
-		ReleaseCurrentSubTransaction();
-	}
-	PG_CATCH();
-	{
-		/* the subtransaction's rollback cleans up what the read left */
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(cxt);
-	CurrentResourceOwner = owner;
-
-	if (edata != NULL &&
-		(edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-		 edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN ||
-		 edata->sqlerrcode == ERRCODE_OUT_OF_MEMORY))
-		ReThrowError(edata);
-	return edata;
+	ans.http = *http;
+	ans.doc = NULL;
+	okra_judge_answer(OKRA_PAYOUT_GET_ENDPOINT, &ans);
+	(void) payout_id_of(OKRA_PAYOUT_GET_ENDPOINT, &ans, (const char *) arg);
+	*response = okra_response_jsonb(OKRA_PAYOUT_GET_ENDPOINT, &ans);
+	okra_json_free(ans.doc);
+	return (Datum) 0;
 }
