@@ -257,7 +257,8 @@ okra_logged_call(FunctionCallInfo fcinfo, OkraCall *call, OkraCallBody fn)
 	if (okra_endpoint_is_read_only(call->endpoint))
 		return fn(fcinfo, call);
 	/* another copy of a call this query made: its answer (repeat.c) */
-	if ((result = okra_repeat_find(fcinfo, call->body.data)) != (Datum) 0)
+	if ((result = okra_repeat_find(fcinfo, cxt, call->body.data,
+								   call->reference)) != (Datum) 0)
 		return result;
 	okra_journal_require(call->endpoint);
 	okra_journal_begin(call->endpoint, call->payment_id, call->has_amount,
@@ -281,7 +282,7 @@ okra_logged_call(FunctionCallInfo fcinfo, OkraCall *call, OkraCallBody fn)
 	PG_END_TRY();
 	okra_journal_end('s', 0, call->record.http_status,
 					 created_id_of(call), NULL);
-	okra_repeat_keep(fcinfo, call->body.data, result);
+	okra_repeat_keep(fcinfo, cxt, call->body.data, call->reference, result);
 	return result;
 }
 
@@ -425,7 +426,8 @@ okra_refund(PG_FUNCTION_ARGS)
 	call.amount = amount;
 
 	/* another copy of a refund this query made is not another refund */
-	if ((replay = okra_repeat_find(fcinfo, call.body.data)) != (Datum) 0)
+	if ((replay = okra_repeat_find(fcinfo, CurrentMemoryContext, call.body.data,
+								   NULL)) != (Datum) 0)
 		return replay;
 	/* the payment stays locked until the end of the caller's transaction */
 	okra_journal_require(call.endpoint);
@@ -631,7 +633,8 @@ okra_referenced_call(FunctionCallInfo fcinfo, OkraCall *call, const char *fname,
 				errdetail("A reference makes a call once only because the journal keeps it, and okra.allow_unjournaled lets this call go without the journal. Nothing was sent to Okra."),
 				errhint("Preload okra and let its worker run, or call it without a reference."));
 	okra_contract_check_version();
-	if ((replay = okra_repeat_find(fcinfo, call->body.data)) != (Datum) 0)
+	if ((replay = okra_repeat_find(fcinfo, CurrentMemoryContext, call->body.data,
+								   call->reference)) != (Datum) 0)
 		return replay;
 	if (call->reference != NULL &&
 		(replay = find_by_reference(okra_ledger_schema(fcinfo), lookup,

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * repeat.h
- *	  One call per call site and row: the copies PostgreSQL makes of a call
+ *	  One call per call node and row: the copies PostgreSQL makes of a call
  *	  that returns a row (repeat.c).
  *
  *-------------------------------------------------------------------------
@@ -11,8 +11,10 @@
 
 #include "fmgr.h"
 
-extern Datum okra_repeat_find(FunctionCallInfo fcinfo, const char *body);
-extern void okra_repeat_keep(FunctionCallInfo fcinfo, const char *body,
+extern Datum okra_repeat_find(FunctionCallInfo fcinfo, MemoryContext row_cxt,
+							  const char *body, const char *reference);
+extern void okra_repeat_keep(FunctionCallInfo fcinfo, MemoryContext row_cxt,
+							 const char *body, const char *reference,
 							 Datum result);
 
 #endif							/* OKRA_REPEAT_H */

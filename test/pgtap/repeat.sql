@@ -9,7 +9,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS okra;
 \ir helpers.psql
-SELECT plan(10);
+SELECT plan(16);
 
 \set p 64a000000000000000000001
 SELECT okra_verify(:'p') \g /dev/null
@@ -47,6 +47,36 @@ SELECT is(pg_temp.requests(:'c5', 'bulkfiles/initiate') - pg_temp.requests(:'c4'
 	'(okra_bulk_initiate(...)).*: one bulk file');
 SELECT is((SELECT count(*) FROM okra_journal WHERE endpoint IN ('pay/initiate', 'pay/payout', 'bulkfiles/initiate')), 3::bigint,
 	'and one journal entry each');
+
+-- what is not a copy is sent: equal calls in two plpgsql statements, in two
+-- functions of one transaction, in two branches of a UNION ALL, in two CTEs
+DO $$ DECLARE r okra_refund; s okra_refund; BEGIN
+	r := okra_refund('64a000000000000000000001', 10);
+	s := okra_refund('64a000000000000000000001', 10);
+END $$;
+\set c6 `ctl GET counters`
+SELECT is((:'c6'::jsonb #> ARRAY['refunds', :'p', 'count'])::int, 9, 'two plpgsql assignments: two refunds');
+CREATE FUNCTION pg_temp.pay(ref text) RETURNS okra_payout LANGUAGE plpgsql AS $$
+DECLARE r okra_payout; BEGIN r := okra_payout(500, '64e000000000000000000001', reference => ref); RETURN r; END $$;
+CREATE FUNCTION pg_temp.pay_too(ref text) RETURNS okra_payout LANGUAGE plpgsql AS $$
+DECLARE r okra_payout; BEGIN r := okra_payout(500, '64e000000000000000000001', reference => ref); RETURN r; END $$;
+SELECT (pg_temp.pay('inv-1')).reference AS a \gset
+SELECT (pg_temp.pay_too('bonus-1')).reference AS b \gset
+SELECT is(:'a' || ' ' || :'b', 'inv-1 bonus-1', 'two functions, two references: each its own');
+SELECT is((SELECT count(*) FROM okra_payouts WHERE reference IN ('inv-1', 'bonus-1')), 2::bigint, 'two payouts');
+SELECT okra_payout(800, '64e000000000000000000001') UNION ALL SELECT okra_payout(800, '64e000000000000000000001') \g /dev/null
+WITH a AS (SELECT okra_payout(900, '64e000000000000000000001') x), b AS (SELECT okra_payout(900, '64e000000000000000000001') y)
+SELECT * FROM a, b \g /dev/null
+\set c7 `ctl GET counters`
+SELECT is(pg_temp.requests(:'c7', 'pay/payout') - pg_temp.requests(:'c6', 'pay/payout'), 6::bigint,
+	'UNION ALL and two CTEs: two payouts each (and the two functions'' two)');
+-- a row whose reference was used replays, whatever the row before it sent
+CREATE TEMP TABLE t (n int, ref text);
+INSERT INTO t VALUES (1, 'fresh-1'), (2, 'inv-1');
+CREATE TEMP TABLE res AS SELECT t.n, (okra_payout(100, '64e000000000000000000001', reference => t.ref)).* FROM t ORDER BY n;
+SELECT is((SELECT row(reference, replayed) FROM res WHERE n = 2), row('inv-1'::text, true),
+	'each row''s copies are that row''s call: the used reference replays');
+SELECT is((SELECT row(reference, replayed) FROM res WHERE n = 1), row('fresh-1'::text, false), 'and the new one is sent');
 
 SELECT * FROM finish();
 ROLLBACK;
