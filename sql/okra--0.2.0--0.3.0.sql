@@ -1220,9 +1220,9 @@ ALTER TABLE @extschema@.okra_outbox_requests
 	ADD COLUMN created_id text,
 	ADD CONSTRAINT okra_outbox_requests_payment_check
 		CHECK (kind IN ('initiate', 'payout') OR payment_id IS NOT NULL);
--- a reference queues one initiate (one payout) at a time
+-- a reference has one initiate (one payout) in flight at a time
 CREATE UNIQUE INDEX okra_outbox_reference_idx ON @extschema@.okra_outbox_requests (kind, reference)
-	WHERE reference IS NOT NULL AND state <> 'failed';
+	WHERE reference IS NOT NULL AND state IN ('queued', 'sending', 'unknown');
 COMMENT ON TABLE @extschema@.okra_outbox_requests IS
 	'One row per refund, cancel, initiate or payout requested with an okra_..._after_commit function, and its state.';
 ALTER TYPE @extschema@.okra_outbox_claimed ADD ATTRIBUTE body text;
@@ -1272,7 +1272,8 @@ BEGIN
 		RAISE EXCEPTION 'reference "%" already %', reference, made
 			USING ERRCODE = 'OK013',
 				  DETAIL = format('Outbox request %s %s, but the ledger does not have it (a person settled its unknown outcome as succeeded). Nothing was sent to Okra.', o.request_id, made),
-				  HINT = 'Find it with Okra and add it to the ledger, or use another reference.';
+				  HINT = format('The reference stays refused, so that it does not pay twice: find the %s with Okra and add it to the ledger (%s).',
+								what, CASE WHEN kind = 'payout' THEN 'okra_get_payout' ELSE 'okra_track' END);
 	END IF;
 	RAISE EXCEPTION 'reference "%" is queued to be sent after commit', reference
 		USING ERRCODE = '55000',
@@ -1344,6 +1345,8 @@ BEGIN
 			   last_attempt_at = now()
 		  FROM (SELECT q.request_id, q.state FROM @extschema@.okra_outbox_requests AS q
 				 WHERE q.state IN ('queued', 'unknown') AND q.next_attempt_at <= now()
+				   -- an unknown initiate or payout is never checked: a person settles it
+				   AND (q.state = 'queued' OR q.kind IN ('refund', 'cancel'))
 				 ORDER BY q.next_attempt_at, q.request_id
 				 LIMIT n FOR UPDATE SKIP LOCKED) AS due
 		 WHERE o.request_id = due.request_id
@@ -1358,8 +1361,13 @@ $$;
 REVOKE ALL ON FUNCTION @extschema@.okra_outbox_claim(integer, interval) FROM PUBLIC;
 
 -- An initiate or a payout Okra answered success: the request succeeded,
--- and the payment or payout it created joins the ledger.  An answer that
--- names no valid id leaves it unknown, for a person.
+-- and the payment or payout it created joins the ledger, under the
+-- request's reference.  An answer that names no valid id leaves it
+-- unknown, for a person.  A late answer (its claim ran out, a person
+-- settled it as failed) may find its reference used again meanwhile: what
+-- it made is recorded without the reference, and a WARNING and the
+-- request's last_error say that the customer may have been charged (or
+-- paid) twice.
 CREATE FUNCTION @extschema@.okra_outbox_created(o @extschema@.okra_outbox_requests, request text,
 												http_status integer, started_at timestamptz,
 												finished_at timestamptz, response jsonb)
@@ -1369,6 +1377,8 @@ AS $$
 DECLARE
 	obj		jsonb := response #> ARRAY['data', CASE WHEN o.kind = 'payout' THEN 'payout' ELSE 'payment' END];
 	id		text := lower(coalesce(obj ->> '_id', obj ->> 'id'));
+	kept_ref	text := o.reference;
+	note	text;
 BEGIN
 	IF id IS NULL OR id !~ '^[0-9a-f]{24}$' THEN
 		UPDATE @extschema@.okra_outbox_requests AS t SET
@@ -1379,19 +1389,39 @@ BEGIN
 		 WHERE t.request_id = o.request_id;
 		RETURN 'unknown';
 	END IF;
+	IF kept_ref IS NOT NULL AND (
+		EXISTS (SELECT 1 FROM @extschema@.okra_outbox_requests AS t
+				 WHERE t.kind = o.kind AND t.reference = kept_ref AND t.request_id <> o.request_id
+				   AND t.state <> 'failed')
+		OR (o.kind = 'initiate' AND EXISTS (SELECT 1 FROM @extschema@.okra_initiations AS i
+											 WHERE i.reference = kept_ref AND i.payment_id <> id))
+		OR (o.kind = 'payout' AND EXISTS (SELECT 1 FROM @extschema@.okra_payouts AS p
+										   WHERE p.reference = kept_ref AND p.payout_id <> id))) THEN
+		note := format('reference "%s" was used again before this answer came: %s %s is recorded without it; check with Okra for a second %s',
+					   kept_ref, CASE WHEN o.kind = 'payout' THEN 'payout' ELSE 'payment' END, id,
+					   CASE WHEN o.kind = 'payout' THEN 'payout' ELSE 'payment' END);
+		RAISE WARNING 'okra outbox request %: %', o.request_id, note;
+		kept_ref := NULL;
+	END IF;
 	UPDATE @extschema@.okra_outbox_requests AS t SET
 		state = 'succeeded', lease_until = NULL, next_attempt_at = NULL,
 		finished_at = clock_timestamp(), http_status = okra_outbox_created.http_status,
-		sqlstate = NULL, last_error = NULL, created_id = id,
+		sqlstate = NULL, last_error = note, created_id = id,
 		response = okra_outbox_created.response
 	 WHERE t.request_id = o.request_id;
 	PERFORM @extschema@.okra_ledger_record('pay/' || o.kind, request, http_status, started_at,
 										   finished_at, o.created_by, NULL, NULL, false, response);
+	-- (okra_get_payment or okra_get_payout may have recorded it first)
 	IF o.kind = 'initiate' THEN
-		PERFORM @extschema@.okra_ledger_initiation_record(o.reference, o.body, response,
-														  o.created_by, finished_at);
+		IF NOT EXISTS (SELECT 1 FROM @extschema@.okra_initiations AS i WHERE i.payment_id = id) THEN
+			PERFORM @extschema@.okra_ledger_initiation_record(kept_ref, o.body, response,
+															  o.created_by, finished_at);
+		END IF;
+	ELSIF EXISTS (SELECT 1 FROM @extschema@.okra_payouts AS p WHERE p.payout_id = id) THEN
+		UPDATE @extschema@.okra_payouts AS p SET reference = kept_ref
+		 WHERE p.payout_id = id AND p.reference IS NULL;
 	ELSE
-		PERFORM @extschema@.okra_ledger_payout_record(o.reference, o.body, response,
+		PERFORM @extschema@.okra_ledger_payout_record(kept_ref, o.body, response,
 													  o.created_by, finished_at);
 	END IF;
 	RETURN 'succeeded';

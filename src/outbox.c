@@ -120,6 +120,9 @@ item_from_claim(OutboxItem *item, HeapTupleHeader row)
 	if (strcmp(kind, "initiate") == 0 || strcmp(kind, "payout") == 0)
 	{
 		/* checked when it was queued; never a "check" (a person settles it) */
+		if (item->check)
+			elog(ERROR, "okra outbox request " INT64_FORMAT " (%s) claimed to be checked",
+				 item->request_id, kind);
 		item->endpoint = strcmp(kind, "initiate") == 0 ? "pay/initiate" : "pay/payout";
 		appendStringInfoString(&item->body,
 							   TextDatumGetCString(GetAttributeByNum(row, 11, &isnull)));
@@ -196,7 +199,10 @@ finish_one(Oid nsp, TupleDesc paytd, TupleDesc reftd, OkraHttpBatch *b, int i,
  * Record job i's outcome in a transaction of its own, waiting at most
  * OKRA_FINISH_LOCK_MS for any lock (a caller's transaction may hold the
  * payment's row for as long as it likes).  False if a lock was not had:
- * nothing recorded, the answer kept for another try.
+ * nothing recorded, the answer kept for another try.  Any other error
+ * recording it is logged, and the batch's other outcomes are still
+ * recorded: this request stays sending until its claim runs out (then
+ * unknown, for a check or a person).
  */
 static bool
 finish_in_xact(Oid nsp, TupleDesc paytd, TupleDesc reftd, OkraHttpBatch *b,
@@ -221,12 +227,25 @@ finish_in_xact(Oid nsp, TupleDesc paytd, TupleDesc reftd, OkraHttpBatch *b,
 	}
 	PG_CATCH();
 	{
+		ErrorData  *edata;
+
 		MemoryContextSwitchTo(cxt);
-		if (geterrcode() != ERRCODE_LOCK_NOT_AVAILABLE)
+		edata = CopyErrorData();
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN ||
+			edata->sqlerrcode == ERRCODE_OUT_OF_MEMORY)
 			PG_RE_THROW();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
-		done = false;
+		if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
+			done = false;
+		else
+			ereport(WARNING,
+					errcode(edata->sqlerrcode),
+					errmsg("could not record the outcome of okra outbox request " INT64_FORMAT ": %s",
+						   item->request_id, edata->message),
+					errdetail("It stays sending until its claim runs out, then its outcome is unknown."));
+		FreeErrorData(edata);
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(cxt);

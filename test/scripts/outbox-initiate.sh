@@ -73,6 +73,10 @@ before=$(initiates)
 check "a lost answer (OK010) leaves it unknown and not due" '[ "$(row "$r")" = "unknown OK010 t f" ]'
 run >/dev/null
 check "it is never sent again" '[ "$(initiates)" = "$before" ]'
+q "UPDATE okra_outbox_requests SET next_attempt_at = now() WHERE request_id = $r" >/dev/null
+run >/dev/null
+check "not even when someone makes it due by hand" '[ "$(initiates)" = "$before" ] && [ "$(row "$r")" = "unknown OK010 f f" ]'
+q "UPDATE okra_outbox_requests SET next_attempt_at = NULL WHERE request_id = $r" >/dev/null
 check "okra_initiate_payment_after_commit with its reference returns the same request" \
 	'[ "$(q "SELECT okra_initiate_payment_after_commit('"'$acct'"', 800, reference => '"'order-3'"')")" = "$r" ]'
 q "SELECT okra_outbox_resolve($r, 'succeeded', 'found it in the dashboard')" >/dev/null
@@ -118,6 +122,23 @@ out=$(q "SELECT okra_outbox_finish($r, 1, 'send', NULL, NULL, 200, now(), now(),
 check "its late answer still settles it ($out)" '[ "$out" = succeeded ] && [ "$(row "$r")" = "succeeded - t t" ]'
 check "and records the payment and the initiation" \
 	'[ "$(q "SELECT i.reference || '"' '"' || p.amount FROM okra_initiations i JOIN okra_payments p USING (payment_id) WHERE payment_id = '"'64a0000000000000000000e6'"'")" = "order-6 500" ]'
+# a person settled it as failed, its reference was used again, then the
+# late answer comes: both payments are recorded, the second charge flagged
+r=$(q "SELECT okra_initiate_payment_after_commit('$acct', 500, reference => 'order-7')")
+q "SELECT okra_outbox_claim(8, '1 millisecond')" >/dev/null
+sleep 0.1
+run >/dev/null
+q "SELECT okra_outbox_resolve($r, 'failed')" >/dev/null
+r2=$(q "SELECT okra_initiate_payment_after_commit('$acct', 500, reference => 'order-7')")
+run >/dev/null
+late=${late//64a0000000000000000000e6/64a0000000000000000000e7}
+out=$(psql -AtqX -d $db -c "SET client_min_messages = warning" -c "SELECT okra_outbox_finish($r, 1, 'send', NULL, NULL, 200, now(), now(), body::text, NULL, NULL, '$late', 10, false) FROM okra_outbox_requests WHERE request_id = $r" 2>&1)
+check "a late answer after its reference was used again is recorded, with a warning ($out)" \
+	'[[ $out == *"WARNING:  okra outbox request $r: reference \"order-7\" was used again before this answer came"* && $out == *succeeded ]]'
+check "both payments are in the ledger, the late one without the reference" \
+	'[ "$(q "SELECT string_agg(coalesce(reference, '"'-'"'), '"' '"' ORDER BY initiated_at) FROM okra_initiations WHERE amount = 500 AND payment_id <> '"'64a0000000000000000000e6'"'")" = "order-7 -" ] && [ "$(q "SELECT count(*) FROM okra_payments WHERE payment_id = '"'64a0000000000000000000e7'"'")" = 1 ]'
+check "and the late request says to look for the second charge" \
+	'[[ "$(q "SELECT last_error FROM okra_outbox_requests WHERE request_id = $r")" == *"check with Okra for a second payment"* ]]'
 
 # -- 6. payouts take the same path
 payouts() { ctl GET counters | jq '[.requests["/v2/pay/payout"] // {} | .[]] | add // 0'; }
