@@ -1,6 +1,6 @@
 \echo Use "CREATE EXTENSION okra" to load this file. \quit
 
--- okra: Okra's payments API (verify, cancel, refund) from SQL.
+-- okra: Okra's payments API from SQL (collect, verify, cancel, refund, pay out).
 -- Every API function makes one HTTPS POST to okra.base_url, which is not
 -- transactional, and records it in the ledger, which is (README "The
 -- ledger", "Caveats").  All functions are revoked from PUBLIC.
