@@ -2,7 +2,10 @@
  *
  * api.c
  *	  The SQL-callable functions: okra_verify, okra_cancel, okra_refund,
- *	  okra_request, okra_get_payment and okra_initiate_payment.
+ *	  okra_request, okra_get_payment, okra_initiate_payment and its
+ *	  after-commit form; and what the other files of calls share (api.h):
+ *	  the call and its journaling, a call once per reference, queueing
+ *	  after commit, the argument checks.
  *
  * Each refuses where the ledger cannot be written (25006) and checks its
  * arguments (22023), with nothing sent; builds the JSON request body, makes
@@ -13,7 +16,8 @@
  * returns.  One to an endpoint that may move money is journaled first
  * (journal.c: its intent before it is sent, its outcome after, whatever
  * the caller's transaction does), a refund passes the guard first
- * (guard.c), and a failure logs a line.
+ * (guard.c), a copy of a call its row already made is answered without
+ * sending (repeat.c), and a failure logs a line.
  *
  *-------------------------------------------------------------------------
  */
