@@ -1270,7 +1270,17 @@ BEGIN
 	ON CONFLICT (link_id) DO UPDATE SET
 		url = excluded.url, surl = excluded.surl, short_url = excluded.short_url,
 		last_seen_at = excluded.last_seen_at, response = excluded.response
+	WHERE t.last_seen_at <= excluded.last_seen_at
 	RETURNING * INTO l;
+	IF NOT FOUND THEN
+		-- a newer answer is already recorded: keep it, return this one
+		SELECT * INTO STRICT l FROM @extschema@.okra_payment_links AS k
+		 WHERE k.link_id = lower(coalesce(d ->> '_id', d ->> 'id'));
+		l.url := d ->> 'url';
+		l.surl := d ->> 'surl';
+		l.short_url := d ->> 'short_url';
+		l.response := response;
+	END IF;
 	RETURN ROW(l.link_id, l.url, l.surl, l.short_url, l.name, l.amount, l.currency,
 			   l.type, l.note, l.account, l.schedule_interval, l.start_date, l.end_date,
 			   l.created_at, l.response)::@extschema@.okra_payment_link;
@@ -1416,6 +1426,7 @@ AS $$
 				  excluded.start_date, excluded.end_date, excluded.disconnected)
 			THEN t.last_changed_at ELSE excluded.last_seen_at END,
 		response = excluded.response
+	WHERE t.last_seen_at <= excluded.last_seen_at
 $$;
 REVOKE ALL ON FUNCTION @extschema@.okra_ledger_authorization(@extschema@.okra_authorization) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.okra_ledger_authorization(@extschema@.okra_authorization) IS
@@ -1598,6 +1609,28 @@ $$;
 REVOKE ALL ON FUNCTION @extschema@.okra_ledger_bulk_record(jsonb, jsonb, name, timestamptz) FROM PUBLIC;
 COMMENT ON FUNCTION @extschema@.okra_ledger_bulk_record(jsonb, jsonb, name, timestamptz) IS
 	'Internal: records a bulk payment file Okra accepted, its rows and its payments (due a check); called by okra_bulk_initiate only.';
+
+-- Before recording an answer: why the ledger cannot take it (the file, or
+-- one of its payments, already in a bulk file), or NULL.  okra_bulk_initiate
+-- raises OK011 with it rather than fail on the keys after Okra accepted.
+CREATE FUNCTION @extschema@.okra_ledger_bulk_conflict(bulkfile_id text, payment_ids text[])
+RETURNS text
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT coalesce(
+		(SELECT format('Bulk file "%s" is already in okra_bulk_files.', f.bulkfile_id)
+		   FROM @extschema@.okra_bulk_files AS f
+		  WHERE f.bulkfile_id = $1),
+		(SELECT format('Payment %s of bulk file "%s", "%s", is already row %s of bulk file "%s".',
+					   p.n, $1, b.payment_id, b.position, b.bulkfile_id)
+		   FROM unnest($2) WITH ORDINALITY AS p(id, n)
+		   JOIN @extschema@.okra_bulk_file_rows AS b ON b.payment_id = p.id
+		  ORDER BY p.n
+		  LIMIT 1))
+$$;
+REVOKE ALL ON FUNCTION @extschema@.okra_ledger_bulk_conflict(text, text[]) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.okra_ledger_bulk_conflict(text, text[]) IS
+	'Internal: why the ledger cannot record a bulk file Okra answered with (the file or a payment already in a bulk file), or NULL; called by okra_bulk_initiate only.';
 
 CREATE FUNCTION @extschema@.okra_bulk_initiate(payments @extschema@.okra_bulk_payment[],
 											   file_name text DEFAULT 'payments.csv')

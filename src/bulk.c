@@ -14,7 +14,11 @@
  * is a JSON description of it, never the multipart bytes.  Okra's answer
  * names the bulk file and its payments in file order: the file and its
  * rows go into okra_bulk_files and okra_bulk_file_rows, and every payment
- * into okra_payments, due a check (okra_ledger_bulk_record).
+ * into okra_payments, due a check (okra_ledger_bulk_record).  An answer
+ * the ledger cannot take as it is (a payment listed twice, a file or a
+ * payment some bulk file already has) is OK011 before anything is
+ * written, never a unique violation after Okra accepted the file: the
+ * journal keeps it as unknown, with the file's id.
  *
  *-------------------------------------------------------------------------
  */
@@ -32,6 +36,7 @@
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
@@ -92,7 +97,9 @@ static void build_description(StringInfo body, const BulkCall *bc);
 static char *make_boundary(const char *csv);
 static void build_upload(BulkCall *bc);
 static JsonbValue *object_key(JsonbContainer *c, const char *key);
-static void check_answer(OkraCall *call, long http_status, int nrows);
+static char **check_answer(OkraCall *call, long http_status, int nrows);
+static void check_ledger(FunctionCallInfo fcinfo, OkraCall *call,
+						 long http_status, char **pids, int nrows);
 static Datum bulk_send(FunctionCallInfo fcinfo, OkraCall *call);
 
 
@@ -131,9 +138,9 @@ okra_bulk_initiate(PG_FUNCTION_ARGS)
 								&bc.call.amount))
 			ereport(ERROR,
 					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					errmsg("invalid amount in row %d: " INT64_FORMAT,
-						   i + 1, bc.rows[i].amount),
-					errdetail("The total of the rows up to this one is out of range for bigint."));
+					errmsg("total amount of the payments is out of range"),
+					errdetail("Adding the amount of row %d (" INT64_FORMAT ") takes the total past the largest bigint.",
+							  i + 1, bc.rows[i].amount));
 	}
 
 	initStringInfo(&bc.call.body);
@@ -498,10 +505,11 @@ object_key(JsonbContainer *c, const char *key)
 /*
  * Check that Okra's answer (call->record.response) names the bulk file
  * (data.bulkfile._id, or id; a doubled data.data is tolerated) and one
- * payment per row, each an ObjectID; the file's id becomes the call's
- * created_id as soon as it is known.  OK011 otherwise.
+ * payment per row, each an ObjectID and no two the same; the file's id
+ * becomes the call's created_id as soon as it is known.  OK011 otherwise.
+ * Returns the payment ids, in lower case and file order.
  */
-static void
+static char **
 check_answer(OkraCall *call, long http_status, int nrows)
 {
 	Jsonb	   *jb = DatumGetJsonbP(call->record.response);
@@ -509,6 +517,7 @@ check_answer(OkraCall *call, long http_status, int nrows)
 	JsonbContainer *file = NULL;
 	JsonbContainer *payments = NULL;
 	char	   *id = NULL;
+	char	  **pids;
 	int			i;
 
 	v = JB_ROOT_IS_OBJECT(jb) ? object_key(&jb->root, "data") : NULL;
@@ -537,9 +546,11 @@ check_answer(OkraCall *call, long http_status, int nrows)
 									"unexpected shape",
 									psprintf("Bulk file \"%s\" does not list %d payments, one per row.",
 											 id, nrows));
+	pids = palloc(sizeof(char *) * nrows);
 	for (i = 0; i < nrows; i++)
 	{
 		char	   *pid = NULL;
+		int			j;
 
 		v = getIthJsonbValueFromContainer(payments, i);
 		if (v->type == jbvString)
@@ -549,7 +560,53 @@ check_answer(OkraCall *call, long http_status, int nrows)
 										"unexpected shape",
 										psprintf("Payment %d of bulk file \"%s\" is not an ObjectID.",
 												 i + 1, id));
+		/* at most BULK_MAX_ROWS: comparing each with those before is enough */
+		for (j = 0; j < i; j++)
+			if (strcmp(pids[j], pid) == 0)
+				okra_error_invalid_response(call->endpoint, http_status,
+											"unexpected shape",
+											psprintf("Payments %d and %d of bulk file \"%s\" are both \"%s\": each row must have its own payment.",
+													 j + 1, i + 1, id, pid));
+		pids[i] = pid;
 	}
+	return pids;
+}
+
+/*
+ * Check, with the latest snapshot, that neither the bulk file nor any of
+ * its payments is in a bulk file of the ledger already (OK011, which
+ * journals the call as unknown: Okra may have made the payments).  A new
+ * upload cannot name an old file, and a payment belongs to one file; the
+ * ledger's keys would refuse either with 23505, and the record of the
+ * call and of every payment would be lost.  A payment okra_payments
+ * already has from elsewhere (okra_verify, okra_track) is no conflict:
+ * okra_ledger_bulk_record keeps that row as it is.
+ */
+static void
+check_ledger(FunctionCallInfo fcinfo, OkraCall *call, long http_status,
+			 char **pids, int nrows)
+{
+	Oid			nsp = okra_ledger_schema(fcinfo);
+	Datum	   *elems = palloc(sizeof(Datum) * nrows);
+	Datum		args[2];
+	bool		nulls[2] = {false};
+	bool		isnull;
+	Datum		conflict;
+	int			i;
+
+	for (i = 0; i < nrows; i++)
+		elems[i] = CStringGetTextDatum(pids[i]);
+	args[0] = CStringGetTextDatum(call->created_id);
+	args[1] = PointerGetDatum(construct_array(elems, nrows, TEXTOID, -1,
+											  false, TYPALIGN_INT));
+	PushActiveSnapshot(GetLatestSnapshot());
+	conflict = okra_ledger_call_in(nsp, "okra_ledger_bulk_conflict", 2, args,
+								   nulls, &isnull);
+	PopActiveSnapshot();
+	if (!isnull)
+		okra_error_invalid_response(call->endpoint, http_status,
+									"unexpected shape",
+									TextDatumGetCString(conflict));
 }
 
 /*
@@ -561,6 +618,7 @@ bulk_send(FunctionCallInfo fcinfo, OkraCall *call)
 {
 	BulkCall   *bc = (BulkCall *) call;
 	OkraAnswer	ans;
+	char	  **pids;
 	Datum		args[4];
 	bool		nulls[4] = {false};
 	bool		isnull;
@@ -578,7 +636,8 @@ bulk_send(FunctionCallInfo fcinfo, OkraCall *call)
 
 	call->record.response = okra_response_jsonb(call->endpoint, &ans);
 	okra_json_free(ans.doc);
-	check_answer(call, ans.http.status, bc->nrows);
+	pids = check_answer(call, ans.http.status, bc->nrows);
+	check_ledger(fcinfo, call, ans.http.status, pids, bc->nrows);
 	(void) okra_ledger_record(fcinfo, &call->record);
 
 	args[0] = DirectFunctionCall1(jsonb_in, CStringGetDatum(call->body.data));

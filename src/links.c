@@ -64,6 +64,7 @@ static void url_field(FunctionCallInfo fcinfo, int argno, const char *argname,
 					  StringInfo body);
 static void text_field(StringInfo body, const char *key, const char *value);
 static char *link_id_of(Datum response);
+static const char *link_address_not_string(Datum response);
 static Datum link_send(FunctionCallInfo fcinfo, OkraCall *call);
 
 
@@ -262,6 +263,32 @@ link_id_of(Datum response)
 }
 
 /*
+ * The first of data.url, data.surl and data.short_url in an answer that is
+ * there and neither a string nor null, or NULL when there is none such.
+ * link_id_of has checked that data is an object.
+ */
+static const char *
+link_address_not_string(Datum response)
+{
+	static const char *const keys[] = {"url", "surl", "short_url"};
+	Jsonb	   *jb = DatumGetJsonbP(response);
+	JsonbValue *data;
+	int			i;
+
+	data = getKeyJsonValueFromContainer(&jb->root, "data", 4, NULL);
+	for (i = 0; i < lengthof(keys); i++)
+	{
+		JsonbValue *v = getKeyJsonValueFromContainer(data->val.binary.data,
+													 keys[i], strlen(keys[i]),
+													 NULL);
+
+		if (v != NULL && v->type != jbvString && v->type != jbvNull)
+			return keys[i];
+	}
+	return NULL;
+}
+
+/*
  * Send the request, record the call and the link (a new row, or the row of
  * the link Okra answered again), and return it as okra_payment_link.
  */
@@ -270,6 +297,7 @@ link_send(FunctionCallInfo fcinfo, OkraCall *call)
 {
 	OkraAnswer	ans;
 	char	   *id;
+	const char *bad;
 	Datum		args[4];
 	bool		nulls[4] = {false};
 	bool		isnull;
@@ -288,6 +316,12 @@ link_send(FunctionCallInfo fcinfo, OkraCall *call)
 											 okra_quote_clip(id)));
 	/* from here on, the journal knows the link, whatever fails next */
 	call->created_id = id;
+	bad = link_address_not_string(call->record.response);
+	if (bad != NULL)
+		okra_error_invalid_response(call->endpoint, ans.http.status,
+									"unexpected shape",
+									psprintf("The link's \"data.%s\" is not a string.",
+											 bad));
 	(void) okra_ledger_record(fcinfo, &call->record);
 
 	args[0] = DirectFunctionCall1(jsonb_in, CStringGetDatum(call->body.data));

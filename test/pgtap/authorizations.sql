@@ -11,7 +11,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS okra;
 \ir helpers.psql
-SELECT plan(65);
+SELECT plan(67);
 
 \set cust 64e0000000000000000c0001
 \set cust2 64e0000000000000000c0002
@@ -237,6 +237,22 @@ SELECT is(:'ro_customer' || ' ' || :'ro_list', '2 3', 'both lists work in a read
 SELECT is((SELECT count(*) FROM okra_authorizations) || ' ' || (SELECT count(*) FROM okra_api_calls)
 	|| ' ' || (SELECT string_agg(status, ',' ORDER BY authorization_id) FROM okra_authorizations), :'ledger',
 	'and the ledger is as it was (a2 still active there, though the list says cancelled)');
+
+--
+-- an older answer never overwrites a newer one: a row seen later (here a
+-- day ahead) keeps its state; the call still returns its own answer
+--
+\! ctl POST authorizations '{"id": "64e0000000000000000d0009", "customer": "64e0000000000000000c0002", "accounts": ["64e0000000000000000a0002"]}' >/dev/null
+SELECT (okra_initiate_authorized_payment('64e0000000000000000d0009', 1000, 1000, '2027-05-21', schedule_interval => 'weekly')).status
+	AS a9_status \gset
+UPDATE okra_authorizations SET last_seen_at = now() + interval '1 day', response = '{"newer": true}'
+ WHERE authorization_id = '64e0000000000000000d0009';
+SELECT is((SELECT row(amount, initial_amount) FROM okra_initiate_authorized_payment('64e0000000000000000d0009', 2000, 3000,
+																					 '2027-05-21', schedule_interval => 'weekly')),
+	row(2000::bigint, 3000::bigint), 'a new schedule: the call returns its own answer');
+SELECT is((SELECT row(amount, initial_amount, last_seen_at = now() + interval '1 day', response)
+			 FROM okra_authorizations WHERE authorization_id = '64e0000000000000000d0009'),
+	row(1000::bigint, 1000::bigint, true, '{"newer": true}'::jsonb), 'but an older answer does not overwrite the newer row');
 
 --
 -- privileges: nothing for PUBLIC

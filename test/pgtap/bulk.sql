@@ -2,14 +2,16 @@
 -- file, its rows and its payments in the ledger (due a check, in file
 -- order), the journal, the CSV's quoting, every kind of bad row refused
 -- with the row named and nothing sent, okra-sandbox's own refusal, an
--- answer lost, read-only transactions and privileges.
+-- answer lost, success answers the ledger cannot take (OK011), bulk
+-- payments in okra_money_flow once verified, read-only transactions and
+-- privileges.
 \! ctl POST reset >/dev/null
 SET client_min_messages = warning;
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS okra;
 \ir helpers.psql
-SELECT plan(51);
+SELECT plan(70);
 
 \set d1 64d0000000000000000000a1
 \set d2 64d0000000000000000000a2
@@ -134,7 +136,11 @@ SELECT is(pg_temp.bad(format('array_fill(%s::okra_bulk_payment, ARRAY[1001])', :
 	'22023 too many rows in payments: 1001', 'more than 1000 rows');
 SELECT is(pg_temp.bad(format('ARRAY[ROW(%L, %L, 9223372036854775807, %L, NULL), ROW(%L, %L, 1, %L, NULL)]::okra_bulk_payment[]',
 		:'d1', :'c1', 'NGN', :'d1', :'c1', 'NGN')),
-	'22023 invalid amount in row 2: 1', 'a total out of range for bigint');
+	'22023 total amount of the payments is out of range', 'a total out of range for bigint: the total is blamed, not a row');
+SELECT is(e.detail, 'Adding the amount of row 3 (8) takes the total past the largest bigint.',
+	'and the detail names the row that overflows it')
+  FROM pg_temp.err(format('SELECT okra_bulk_initiate(ARRAY[%s, ROW(%L, %L, 9223372036854775700, %L, NULL), ROW(%L, %L, 8, %L, NULL)]::okra_bulk_payment[])',
+		:'ok1', :'d1', :'c1', 'NGN', :'d1', :'c1', 'NGN')) AS e;
 SELECT is(pg_temp.bad(format('ARRAY[%s]::okra_bulk_payment[]', :'ok1'), 'a"b.csv'),
 	'22023 invalid file_name: "a"b.csv"', 'a file name with a double quote');
 SELECT is(pg_temp.bad(format('ARRAY[%s]::okra_bulk_payment[]', :'ok1'), E'a\r\nContent-Type: x'),
@@ -168,6 +174,121 @@ SELECT is((SELECT count(*) FROM okra_bulk_files), :'files'::bigint, 'neither is 
 SELECT pg_temp.settle_unknown('succeeded');
 
 --
+-- a success answer the ledger cannot take: OK011 (the hint: money may have
+-- moved), the journal unknown with the file it names, nothing recorded;
+-- okra-sandbox answers with a crafted 200 and executes nothing
+--
+-- fault(file, payments): arms that answer for the next upload
+CREATE FUNCTION pg_temp.fault(file text, payments text[]) RETURNS text
+LANGUAGE sql AS $$
+	SELECT jsonb_build_object('kind', 'status', 'status', 200, 'route', 'bulkfiles/initiate',
+		'body', jsonb_build_object('status', 'success', 'message', 'Bulk payment file successfully uploaded.',
+			'data', jsonb_build_object('bulkfile', jsonb_build_object('_id', file, 'file_name', 'payments.csv',
+				'status', 'processed', 'rows', cardinality(payments), 'payments', to_jsonb(payments),
+				'env', 'production')))::text)::text $$;
+-- ledger(): what the ledger holds, to compare before and after
+CREATE FUNCTION pg_temp.ledger() RETURNS bigint[]
+LANGUAGE sql AS $$
+	SELECT ARRAY[(SELECT count(*) FROM okra_bulk_files), (SELECT count(*) FROM okra_bulk_file_rows),
+				 (SELECT count(*) FROM okra_payments), (SELECT count(*) FROM okra_api_calls)] $$;
+-- last(): the journal's latest bulk upload
+CREATE FUNCTION pg_temp.last(OUT outcome text, OUT created_id text, OUT amount bigint)
+LANGUAGE sql AS $$
+	SELECT outcome, created_id, amount FROM okra_journal
+	 WHERE endpoint = 'bulkfiles/initiate' ORDER BY journal_id DESC LIMIT 1 $$;
+\set may_move 'The request may have been carried out by Okra, and money may have moved. Check its outcome with Okra before sending it again.'
+\set two 'ARRAY[ROW(''64d0000000000000000000a1'', ''64d0000000000000000000c1'', 100, ''NGN'', NULL), ROW(''64d0000000000000000000a2'', ''64d0000000000000000000c1'', 200, ''NGN'', NULL)]::okra_bulk_payment[]'
+SELECT pg_temp.ledger() AS ledger0 \gset
+
+-- the same payment twice (once in upper case): refused before the keys see it
+SELECT pg_temp.fault('64e0000000000000000000f1', ARRAY['64e0000000000000000000b1', '64E0000000000000000000B1']) AS fault \gset
+\setenv FAULT :fault
+\! ctl POST faults "$FAULT" >/dev/null
+SELECT is(e.state || ' ' || e.message || ' / ' || e.detail || ' / ' || e.hint,
+	'OK011 invalid response from Okra API endpoint "bulkfiles/initiate": unexpected shape / '
+	'Okra API endpoint "bulkfiles/initiate" answered HTTP 200. Payments 1 and 2 of bulk file "64e0000000000000000000f1" '
+	'are both "64e0000000000000000000b1": each row must have its own payment. / ' || :'may_move',
+	'an answer that lists a payment twice: OK011, money may have moved')
+  FROM pg_temp.err(format('SELECT okra_bulk_initiate(%s)', :'two')) AS e;
+SELECT okra_journal_flush();
+SELECT is(pg_temp.last(), row('unknown'::text, '64e0000000000000000000f1'::text, 300::bigint),
+	'the journal: unknown, with the file Okra named, for the total');
+SELECT is(pg_temp.ledger(), :'ledger0'::bigint[], 'nothing half-recorded: no file, row, payment or call');
+
+-- a file id the ledger has already
+SELECT pg_temp.fault(upper(:'bf1'), ARRAY['64e0000000000000000000b2', '64e0000000000000000000b3']) AS fault \gset
+\setenv FAULT :fault
+\! ctl POST faults "$FAULT" >/dev/null
+SELECT is(e.state || ' ' || e.detail || ' / ' || e.hint,
+	format('OK011 Okra API endpoint "bulkfiles/initiate" answered HTTP 200. Bulk file "%s" is already in okra_bulk_files. / %s',
+		   :'bf1', :'may_move'),
+	'an answer naming a bulk file already in the ledger: OK011, not 23505')
+  FROM pg_temp.err(format('SELECT okra_bulk_initiate(%s)', :'two')) AS e;
+SELECT okra_journal_flush();
+SELECT is(pg_temp.last(), row('unknown'::text, :'bf1'::text, 300::bigint), 'the journal: unknown, with that file');
+SELECT is(pg_temp.ledger(), :'ledger0'::bigint[], 'nothing half-recorded');
+SELECT is((SELECT row(rows, payment_ids) FROM okra_bulk_files, LATERAL (SELECT array_agg(payment_id ORDER BY position) AS payment_ids
+			 FROM okra_bulk_file_rows AS r WHERE r.bulkfile_id = :'bf1') AS r WHERE bulkfile_id = :'bf1'),
+	row(3, ARRAY[:'p1', :'p2', :'p3']), 'and the file already recorded is as it was');
+
+-- a payment already in another bulk file
+SELECT pg_temp.fault('64e0000000000000000000f3', ARRAY['64e0000000000000000000b4', :'p2']) AS fault \gset
+\setenv FAULT :fault
+\! ctl POST faults "$FAULT" >/dev/null
+SELECT is(e.state || ' ' || e.detail || ' / ' || e.hint,
+	format('OK011 Okra API endpoint "bulkfiles/initiate" answered HTTP 200. Payment 2 of bulk file "64e0000000000000000000f3", '
+		   '"%s", is already row 2 of bulk file "%s". / %s', :'p2', :'bf1', :'may_move'),
+	'an answer naming a payment of another bulk file: OK011, not 23505')
+  FROM pg_temp.err(format('SELECT okra_bulk_initiate(%s)', :'two')) AS e;
+SELECT okra_journal_flush();
+SELECT is(pg_temp.last(), row('unknown'::text, '64e0000000000000000000f3'::text, 300::bigint), 'the journal: unknown');
+SELECT is(pg_temp.ledger(), :'ledger0'::bigint[], 'nothing half-recorded');
+SELECT is(pg_temp.settle_unknown('failed'), 3, 'okra-sandbox executed none of the three: settled as failed');
+
+-- a payment okra_payments has from elsewhere (okra_verify) is no conflict:
+-- recorded, and its okra_payments row kept as it is
+SELECT okra_verify('64a00000000000000000000a') \g /dev/null
+SELECT row(amount, status, check_count, next_check_at) AS seen FROM okra_payments WHERE payment_id = '64a00000000000000000000a' \gset
+SELECT pg_temp.fault('64e0000000000000000000f4', ARRAY['64A00000000000000000000A']) AS fault \gset
+\setenv FAULT :fault
+\! ctl POST faults "$FAULT" >/dev/null
+SELECT is(e.state, 'no error', 'an answer naming a payment already in okra_payments: recorded')
+  FROM pg_temp.err(format('CREATE TEMP TABLE b4 AS SELECT * FROM okra_bulk_initiate(ARRAY[%s]::okra_bulk_payment[])', :'ok1')) AS e;
+SELECT is((SELECT row(bulkfile_id, payment_ids) FROM b4), row('64e0000000000000000000f4'::text, ARRAY['64a00000000000000000000a']),
+	'the file, with that payment');
+SELECT is((SELECT row(position, amount, payment_id) FROM okra_bulk_file_rows WHERE bulkfile_id = '64e0000000000000000000f4'),
+	row(1, 100::bigint, '64a00000000000000000000a'::text), 'its row in okra_bulk_file_rows');
+SELECT is((SELECT row(amount, status, check_count, next_check_at)::text FROM okra_payments WHERE payment_id = '64a00000000000000000000a'),
+	:'seen'::text, 'the payment''s row in okra_payments is kept as it was');
+SELECT okra_journal_flush();
+SELECT is(pg_temp.last(), row('succeeded'::text, '64e0000000000000000000f4'::text, 100::bigint), 'the journal: succeeded');
+
+--
+-- bulk payments verified as success are money collected (okra_money_flow),
+-- on the day they succeeded, in their currency; one still initialize is not
+--
+CREATE TEMP TABLE mf0 AS SELECT * FROM okra_money_flow;
+SELECT payment_ids[1] AS m1, payment_ids[2] AS m2, payment_ids[3] AS m3
+  FROM okra_bulk_initiate(ARRAY[ROW(:'d1', :'c1', 700, 'NGN', NULL), ROW(:'d2', :'c1', 1100, 'NGN', NULL),
+								ROW(:'d1', :'c1', 1300, 'NGN', NULL)]::okra_bulk_payment[], 'flow.csv') \gset
+\setenv M1 :m1
+\setenv M2 :m2
+\! ctl POST payments/$M1 '{"status": "success"}' >/dev/null
+\! ctl POST payments/$M2 '{"status": "success"}' >/dev/null
+SELECT count(*) FROM okra_verify(:'m1') UNION ALL SELECT count(*) FROM okra_verify(:'m2')
+ UNION ALL SELECT count(*) FROM okra_verify(:'m3') \g /dev/null
+SELECT is((SELECT array_agg(row(object_id, new_status, outcome, amount)::text ORDER BY amount)
+			 FROM okra_status_changes WHERE object_id IN (:'m1', :'m2', :'m3') AND outcome IS NOT NULL),
+	ARRAY[row(:'m1', 'success', 'succeeded', 700)::text, row(:'m2', 'success', 'succeeded', 1100)::text],
+	'okra_verify saw the two bulk payments succeed');
+SELECT min(changed_at::date) AS flow_day FROM okra_status_changes WHERE object_id IN (:'m1', :'m2') \gset
+SELECT set_eq($$SELECT f.day, f.currency, f.collected - coalesce(o.collected, 0) AS collected, f.net - coalesce(o.net, 0) AS net
+				 FROM okra_money_flow AS f LEFT JOIN mf0 AS o USING (day, currency)
+				WHERE f.collected IS DISTINCT FROM o.collected OR f.net IS DISTINCT FROM o.net$$,
+	format($$VALUES (%L::date, 'NGN', 1800::numeric, 1800::numeric)$$, :'flow_day'),
+	'okra_money_flow: collected (and net) grew by the two, 700 + 1100, that day, in NGN, and nothing else moved');
+
+--
 -- where the ledger cannot be written: 25006, nothing sent
 --
 \set before `ctl GET counters`
@@ -182,8 +303,9 @@ SELECT is(:'ro_state'::text || ' ' || :'ro_message', '25006 cannot call okra_bul
 -- privileges
 --
 SELECT is((SELECT count(*) FROM information_schema.routine_privileges
-			WHERE routine_name IN ('okra_bulk_initiate', 'okra_ledger_bulk_record') AND grantee = 'PUBLIC'), 0::bigint,
-	'okra_bulk_initiate and okra_ledger_bulk_record are not granted to PUBLIC');
+			WHERE routine_name IN ('okra_bulk_initiate', 'okra_ledger_bulk_record', 'okra_ledger_bulk_conflict')
+			  AND grantee = 'PUBLIC'), 0::bigint,
+	'okra_bulk_initiate, okra_ledger_bulk_record and okra_ledger_bulk_conflict are not granted to PUBLIC');
 CREATE ROLE okra_bulk_nobody;
 SAVEPOINT nobody;
 SET LOCAL ROLE okra_bulk_nobody;

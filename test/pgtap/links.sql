@@ -9,7 +9,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS okra;
 \ir helpers.psql
-SELECT plan(50);
+SELECT plan(56);
 
 \set acct 64d0000000000000000000b1
 
@@ -53,6 +53,17 @@ SELECT ok((SELECT last_seen_at > :'seen1' AND created_at < last_seen_at FROM okr
 	'seen again: last_seen_at moves, created_at stays');
 SELECT isnt((SELECT link_id FROM okra_create_payment_link('Order 1001', 25000, note => 'Three boxes')), :'link1',
 	'another note: another link');
+
+-- an older answer never overwrites a newer one: a row seen later (here a
+-- day ahead) keeps its answer; the call still returns its own
+SELECT link_id AS link4 FROM okra_create_payment_link('Order 1002', 25000) \gset
+UPDATE okra_payment_links SET last_seen_at = now() + interval '1 day', response = '{"newer": true}'
+ WHERE link_id = :'link4';
+CREATE TEMP TABLE l4 AS SELECT * FROM okra_create_payment_link('Order 1002', 25000);
+SELECT is((SELECT row(link_id, response ->> 'message') FROM l4),
+	row(:'link4'::text, 'Payment link successfully created!'::text), 'asked again: the call returns its own answer');
+SELECT is((SELECT row(last_seen_at = now() + interval '1 day', response) FROM okra_payment_links WHERE link_id = :'link4'),
+	row(true, '{"newer": true}'::jsonb), 'but an older answer does not overwrite the newer row');
 
 --
 -- an open amount, an account, the redirects
@@ -114,6 +125,19 @@ SELECT okra_journal_flush();
 SELECT is((SELECT array_agg(outcome ORDER BY journal_id) FROM okra_journal
 			WHERE endpoint = 'pay/link/create' AND journal_id > (SELECT max(journal_id) - 3 FROM okra_journal)),
 	ARRAY['failed', 'failed', 'failed'], 'the journal has them failed');
+
+-- an answer whose addresses are not strings: OK011, no ledger row
+\! ctl POST faults '{"kind": "status", "status": 200, "body": "{\"status\": \"success\", \"message\": \"Payment link successfully created!\", \"data\": {\"_id\": \"64f00000000000000000e001\", \"url\": 5, \"surl\": \"https://dev.okr.to/x\", \"short_url\": \"x\"}}", "route": "pay/link/create"}' >/dev/null
+SELECT is(e.state || ' ' || e.message || ' / ' || e.detail,
+	'OK011 invalid response from Okra API endpoint "pay/link/create": unexpected shape / Okra API endpoint "pay/link/create" answered HTTP 200. The link''s "data.url" is not a string.',
+	'a url that is a number: OK011, unexpected shape')
+  FROM pg_temp.err($$SELECT okra_create_payment_link('Bad url', 700)$$) AS e;
+\! ctl POST faults '{"kind": "status", "status": 200, "body": "{\"status\": \"success\", \"data\": {\"_id\": \"64f00000000000000000e002\", \"url\": \"https://dev-pay.okra.ng/x\", \"surl\": [], \"short_url\": \"x\"}}", "route": "pay/link/create"}' >/dev/null
+SELECT is((pg_temp.err($$SELECT okra_create_payment_link('Bad surl', 700)$$)).state, 'OK011', 'a surl that is an array: OK011');
+\! ctl POST faults '{"kind": "status", "status": 200, "body": "{\"status\": \"success\", \"data\": {\"_id\": \"64f00000000000000000e003\", \"url\": \"https://dev-pay.okra.ng/x\", \"surl\": \"https://dev.okr.to/x\", \"short_url\": true}}", "route": "pay/link/create"}' >/dev/null
+SELECT is((pg_temp.err($$SELECT okra_create_payment_link('Bad short_url', 700)$$)).state, 'OK011', 'a short_url that is a boolean: OK011');
+SELECT is((SELECT count(*) FROM okra_payment_links WHERE link_id LIKE '64f00000000000000000e00_'), 0::bigint,
+	'no ledger row for them');
 
 --
 -- bad input: 22023, nothing sent

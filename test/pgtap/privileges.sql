@@ -65,6 +65,7 @@ SELECT set_eq($$SELECT p.proname::text, p.proconfig::text FROM pg_proc p JOIN pg
 	         ('okra_ledger_link_record', '{"search_path=pg_catalog, pg_temp"}'),
 	         ('okra_ledger_authorization', '{"search_path=pg_catalog, pg_temp"}'),
 	         ('okra_ledger_bulk_record', '{"search_path=pg_catalog, pg_temp"}'),
+	         ('okra_ledger_bulk_conflict', '{"search_path=pg_catalog, pg_temp"}'),
 	         ('okra_ledger_initiation_record', '{"search_path=pg_catalog, pg_temp"}'),
 	         ('okra_ledger_payout_reference', '{"search_path=pg_catalog, pg_temp"}'),
 	         ('okra_ledger_payout_record', '{"search_path=pg_catalog, pg_temp"}'),
