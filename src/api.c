@@ -734,12 +734,8 @@ okra_queue_after_commit(FunctionCallInfo fcinfo, const char *kind,
 static void
 initiate_body(FunctionCallInfo fcinfo, StringInfo body, const char **reference)
 {
-	static const char *const intervals[] = {"daily", "weekly", "monthly",
-	"quarterly", "yearly", NULL};
 	char	   *currency;
-	char	   *interval = NULL;
 	int64		amount;
-	int			i;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -776,42 +772,7 @@ initiate_body(FunctionCallInfo fcinfo, StringInfo body, const char **reference)
 
 	*reference = PG_ARGISNULL(4) ? NULL : okra_check_reference(PG_GETARG_TEXT_PP(4));
 
-	if (!PG_ARGISNULL(5))
-	{
-		interval = text_to_cstring(PG_GETARG_TEXT_PP(5));
-		for (i = 0; intervals[i] != NULL && strcmp(intervals[i], interval) != 0; i++)
-			;
-		if (intervals[i] == NULL)
-			ereport(ERROR,
-					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					errmsg("invalid schedule_interval: \"%s\"", okra_quote_clip(interval)),
-					errdetail("The interval is daily, weekly, monthly, quarterly or yearly."));
-	}
-	else if (!PG_ARGISNULL(6) || !PG_ARGISNULL(7))
-		ereport(ERROR,
-				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				errmsg("start_date and end_date need a schedule_interval"),
-				errdetail("A payment with a schedule is recurring; without schedule_interval it is one-time."));
-	if (!PG_ARGISNULL(6) && !PG_ARGISNULL(7) &&
-		PG_GETARG_DATEADT(6) > PG_GETARG_DATEADT(7))
-		ereport(ERROR,
-				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				errmsg("invalid schedule: start_date %s is after end_date %s",
-					   okra_iso_date(PG_GETARG_DATEADT(6), "start_date"),
-					   okra_iso_date(PG_GETARG_DATEADT(7), "end_date")));
-	if (interval != NULL)
-	{
-		appendStringInfoString(body, ",\"type\":\"recurring\",\"schedule\":{\"interval\":");
-		escape_json(body, interval);
-		for (i = 6; i <= 7; i++)
-		{
-			if (PG_ARGISNULL(i))
-				continue;
-			appendStringInfoString(body, i == 6 ? ",\"startDate\":" : ",\"endDate\":");
-			escape_json(body, okra_iso_date(PG_GETARG_DATEADT(i), i == 6 ? "start_date" : "end_date"));
-		}
-		appendStringInfoChar(body, '}');
-	}
+	okra_schedule_body(fcinfo, 5, false, body);
 	appendStringInfoChar(body, '}');
 }
 
@@ -836,6 +797,65 @@ okra_check_reference(text *arg)
 				errdetail("A reference is 1 to %d bytes, with no control characters.",
 						  OKRA_REFERENCE_MAX));
 	return ref;
+}
+
+/*
+ * A schedule's arguments, at argno (schedule_interval), argno + 1
+ * (start_date) and argno + 2 (end_date), checked (22023) and appended to
+ * a request body: "type" recurring and the "schedule"; without an interval,
+ * no dates may be given, and "type" one-time is appended if one_time_type.
+ */
+void
+okra_schedule_body(FunctionCallInfo fcinfo, int argno, bool one_time_type,
+				   StringInfo body)
+{
+	static const char *const intervals[] = {"daily", "weekly", "monthly",
+	"quarterly", "yearly", NULL};
+	int			start = argno + 1;
+	int			end = argno + 2;
+	char	   *interval;
+	int			i;
+
+	if (PG_ARGISNULL(argno))
+	{
+		if (!PG_ARGISNULL(start) || !PG_ARGISNULL(end))
+			ereport(ERROR,
+					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					errmsg("start_date and end_date need a schedule_interval"),
+					errdetail("With a schedule it is recurring; without schedule_interval it is one-time."));
+		if (one_time_type)
+			appendStringInfoString(body, ",\"type\":\"one-time\"");
+		return;
+	}
+	interval = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	for (i = 0; intervals[i] != NULL && strcmp(intervals[i], interval) != 0; i++)
+		;
+	if (intervals[i] == NULL)
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("invalid schedule_interval: \"%s\"", okra_quote_clip(interval)),
+				errdetail("The interval is daily, weekly, monthly, quarterly or yearly."));
+	if (!PG_ARGISNULL(start) && !PG_ARGISNULL(end) &&
+		PG_GETARG_DATEADT(start) > PG_GETARG_DATEADT(end))
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("invalid schedule: start_date %s is after end_date %s",
+					   okra_iso_date(PG_GETARG_DATEADT(start), "start_date"),
+					   okra_iso_date(PG_GETARG_DATEADT(end), "end_date")));
+
+	appendStringInfoString(body, ",\"type\":\"recurring\",\"schedule\":{\"interval\":");
+	escape_json(body, interval);
+	if (!PG_ARGISNULL(start))
+	{
+		appendStringInfoString(body, ",\"startDate\":");
+		escape_json(body, okra_iso_date(PG_GETARG_DATEADT(start), "start_date"));
+	}
+	if (!PG_ARGISNULL(end))
+	{
+		appendStringInfoString(body, ",\"endDate\":");
+		escape_json(body, okra_iso_date(PG_GETARG_DATEADT(end), "end_date"));
+	}
+	appendStringInfoChar(body, '}');
 }
 
 /*

@@ -49,6 +49,8 @@ extern char *okra_check_object_id(text *arg, const char *argname,
 extern bool okra_object_id_lower(char *s);
 extern char *okra_check_reference(text *arg);
 extern char *okra_iso_date(DateADT d, const char *argname);
+extern void okra_schedule_body(FunctionCallInfo fcinfo, int argno,
+							   bool one_time_type, StringInfo body);
 
 extern Datum okra_referenced_call(FunctionCallInfo fcinfo, OkraCall *call,
 								  const char *fname, const char *lookup,

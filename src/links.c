@@ -59,7 +59,6 @@ PG_FUNCTION_INFO_V1(okra_create_payment_link);
 
 /*---- static prototypes ----*/
 static void link_body(FunctionCallInfo fcinfo, StringInfo body);
-static void schedule_body(FunctionCallInfo fcinfo, StringInfo body);
 static void url_field(FunctionCallInfo fcinfo, int argno, const char *argname,
 					  StringInfo body);
 static void text_field(StringInfo body, const char *key, const char *value);
@@ -140,58 +139,9 @@ link_body(FunctionCallInfo fcinfo, StringInfo body)
 		text_field(body, "account",
 				   okra_check_object_id(PG_GETARG_TEXT_PP(ARG_ACCOUNT),
 										"account", "account"));
-	schedule_body(fcinfo, body);
+	okra_schedule_body(fcinfo, ARG_INTERVAL, true, body);
 	url_field(fcinfo, ARG_SUCCESS_URL, "success_url", body);
 	url_field(fcinfo, ARG_CALLBACK_URL, "callback_url", body);
-	appendStringInfoChar(body, '}');
-}
-
-/*
- * The link's type, and its schedule when schedule_interval makes it
- * recurring; dates need an interval and come in order.
- */
-static void
-schedule_body(FunctionCallInfo fcinfo, StringInfo body)
-{
-	static const char *const intervals[] = {"daily", "weekly", "monthly",
-	"quarterly", "yearly", NULL};
-	char	   *interval;
-	int			i;
-
-	if (PG_ARGISNULL(ARG_INTERVAL))
-	{
-		if (!PG_ARGISNULL(ARG_START) || !PG_ARGISNULL(ARG_END))
-			ereport(ERROR,
-					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					errmsg("start_date and end_date need a schedule_interval"),
-					errdetail("A link with a schedule is recurring; without schedule_interval it is one-time."));
-		appendStringInfoString(body, ",\"type\":\"one-time\"");
-		return;
-	}
-	interval = text_to_cstring(PG_GETARG_TEXT_PP(ARG_INTERVAL));
-	for (i = 0; intervals[i] != NULL && strcmp(intervals[i], interval) != 0; i++)
-		;
-	if (intervals[i] == NULL)
-		ereport(ERROR,
-				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				errmsg("invalid schedule_interval: \"%s\"", okra_quote_clip(interval)),
-				errdetail("The interval is daily, weekly, monthly, quarterly or yearly."));
-	if (!PG_ARGISNULL(ARG_START) && !PG_ARGISNULL(ARG_END) &&
-		PG_GETARG_DATEADT(ARG_START) > PG_GETARG_DATEADT(ARG_END))
-		ereport(ERROR,
-				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				errmsg("invalid schedule: start_date %s is after end_date %s",
-					   okra_iso_date(PG_GETARG_DATEADT(ARG_START), "start_date"),
-					   okra_iso_date(PG_GETARG_DATEADT(ARG_END), "end_date")));
-
-	appendStringInfoString(body, ",\"type\":\"recurring\",\"schedule\":{\"interval\":");
-	escape_json(body, interval);
-	if (!PG_ARGISNULL(ARG_START))
-		text_field(body, "startDate",
-				   okra_iso_date(PG_GETARG_DATEADT(ARG_START), "start_date"));
-	if (!PG_ARGISNULL(ARG_END))
-		text_field(body, "endDate",
-				   okra_iso_date(PG_GETARG_DATEADT(ARG_END), "end_date"));
 	appendStringInfoChar(body, '}');
 }
 
