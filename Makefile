@@ -1,7 +1,7 @@
 EXTENSION    = okra
 EXTVERSION   = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" okra.control)
 MODULE_big   = okra
-OBJS         = src/okra.o src/guc.o src/key.o src/http.o src/json.o src/errors.o src/safe.o src/ratelimit.o src/contract.o src/txn.o src/ledger.o src/journal.o src/guard.o src/answer.o src/api.o src/pending.o src/outbox.o src/worker.o src/reads.o src/payouts.o src/links.o src/authorizations.o src/bulk.o src/repeat.o
+OBJS         = src/okra.o src/guc.o src/key.o src/http.o src/json.o src/errors.o src/safe.o src/ratelimit.o src/contract.o src/txn.o src/ledger.o src/journal.o src/guard.o src/answer.o src/api.o src/pending.o src/outbox.o src/worker.o src/reads.o src/payouts.o src/links.o src/authorizations.o src/bulk.o src/repeat.o src/webhook.o
 DATA_built   = sql/okra--$(EXTVERSION).sql
 DATA         = $(filter-out $(DATA_built),$(wildcard sql/okra--*.sql))
 PG_CPPFLAGS  = -DOKRA_VERSION=\"$(EXTVERSION)\" $(shell pkg-config --cflags libcurl json-c) -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare

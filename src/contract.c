@@ -162,6 +162,9 @@ static const ContractFunction contract_functions[] = {
 	 {"text", "text", "text", "timestamptz"}, "void"},
 	/* authorizations.c: the row it builds, recorded */
 	{"okra_ledger_authorization", 1, {"okra_authorization"}, "void"},
+	/* webhook.c: okra_webhook(); pending.c: okra_verify_webhooks() */
+	{"okra_webhook_record", 3, {"text", "int4", "name"}, "okra_webhook_event"},
+	{"okra_webhook_claim", 2, {"int4", "interval"}, "text[]"},
 	/* pending.c: payouts due a check */
 	{"okra_verify_claim_payouts", 2, {"int4", "interval"}, "text[]"},
 	{"okra_verify_unclaim_payout", 1, {"text"}, "void"},

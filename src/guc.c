@@ -31,6 +31,9 @@ int			okra_max_response_size = 1024 * 1024;
 char	   *okra_proxy = NULL;
 int			okra_request_timeout = 65000;
 int			okra_stale_after = 2 * 24 * 60;
+int			okra_webhook_max_body = 64 * 1024;
+char	   *okra_webhook_token_file = NULL;
+int			okra_webhook_window = 5000;
 
 /*---- static prototypes ----*/
 static bool check_base_url(char **newval, void **extra, GucSource source);
@@ -176,6 +179,37 @@ okra_define_gucs(void)
 							2 * 24 * 60, 0, PG_INT32_MAX / 60,
 							PGC_USERSET,
 							GUC_UNIT_MIN,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("okra.webhook_max_body",
+							"Sets the largest webhook body okra_webhook takes.",
+							"A larger body is refused before it is parsed.",
+							&okra_webhook_max_body,
+							64 * 1024, 1024, 16 * 1024 * 1024,
+							PGC_SUSET,
+							GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("okra.webhook_token_file",
+							   "Sets the file that holds the bearer token Okra sends with webhooks.",
+							   "A relative path is relative to the data directory. "
+							   "The file should be readable only by the server's "
+							   "operating-system user.",
+							   &okra_webhook_token_file,
+							   "",
+							   PGC_SUSET,
+							   GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("okra.webhook_window",
+							"Sets how long webhooks naming one payment collapse into one check.",
+							"A payment named again within this time after a webhook "
+							"made it due is not made due again; it is checked once "
+							"more when the time is up, if it is not final by then.",
+							&okra_webhook_window,
+							5000, 0, 3600 * 1000,
+							PGC_SUSET,
+							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("okra");

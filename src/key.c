@@ -1,9 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * key.c
- *	  Reads the Okra secret key from the file named by okra.api_key_file.
+ *	  Reads the Okra secret key from the file named by okra.api_key_file,
+ *	  and the webhook token from the one okra.webhook_token_file names.
  *
- * The key is read when a request needs it and cached by path, inode,
+ * Each is read when it is needed and cached by path, inode,
  * modification time and size, so an edited file is picked up at the next
  * call.  No message ever shows the file's contents, and only superusers
  * are shown its path (the setting itself is hidden from other roles).
@@ -28,37 +29,60 @@
 /* Largest key file read; Okra's keys are JWTs of a few hundred bytes */
 #define OKRA_KEY_FILE_MAX	8192
 
-/*---- the cache, in TopMemoryContext ----*/
-static char *cached_path = NULL;
-static char *cached_key = NULL;
-static dev_t cached_dev;
-static ino_t cached_ino;
-static time_t cached_mtime;
-static long cached_mtime_nsec;
-static off_t cached_size;
+/* A secret kept in a file a superuser-only setting names */
+typedef struct SecretFile
+{
+	const char *setting;		/* the setting's name */
+	const char *what;			/* "Okra API key file": for messages */
+	const char *label;			/* "Key file": before the path */
+	const char *noun;			/* "key": what the file holds */
+	const char *one_line;		/* a sentence: it is one line */
+	const char *hint;
+	/* the cache, in TopMemoryContext */
+	char	   *cached_path;
+	char	   *cached_secret;
+	dev_t		cached_dev;
+	ino_t		cached_ino;
+	time_t		cached_mtime;
+	long		cached_mtime_nsec;
+	off_t		cached_size;
+} SecretFile;
+
+static SecretFile key_file = {
+	"okra.api_key_file", "Okra API key file", "Key file", "key",
+	"An Okra secret key is a single line of text.",
+	"Store the Okra secret key in a file readable only by the server's operating-system user and name it in okra.api_key_file."
+};
+
+static SecretFile token_file = {
+	"okra.webhook_token_file", "Okra webhook token file", "Token file", "token",
+	"A webhook token is a single line of text.",
+	"Store the bearer token set for webhooks in Okra's dashboard in a file readable only by the server's operating-system user and name it in okra.webhook_token_file."
+};
 
 /*---- static prototypes ----*/
-static void forget_cached_key(void);
+static void forget_cached(SecretFile *sf);
 static bool may_show_path(void);
-static void key_file_error(const char *path, int err, const char *msg,
-						   const char *why) pg_attribute_noreturn();
+static void secret_file_error(SecretFile *sf, const char *path, int err,
+							  const char *msg, const char *why) pg_attribute_noreturn();
+static char *read_secret(SecretFile *sf, const char *setting_value);
 
 /*
- * Zero and free the cached key.
+ * Zero and free the cached secret.
  */
 static void
-forget_cached_key(void)
+forget_cached(SecretFile *sf)
 {
-	if (cached_key != NULL)
+	if (sf->cached_secret != NULL)
 	{
-		explicit_bzero(cached_key, strlen(cached_key));
-		pfree(cached_key);
-		cached_key = NULL;
+		explicit_bzero(sf->cached_secret, strlen(sf->cached_secret));
+		pfree(sf->cached_secret);
+		sf->cached_secret = NULL;
 	}
-	if (cached_path != NULL)
+	if (sf->cached_path != NULL)
 	{
-		pfree(cached_path);
-		cached_path = NULL;
+		pfree(sf->cached_path);
+		sf->cached_path = NULL;
 	}
 }
 
@@ -78,12 +102,14 @@ may_show_path(void)
 }
 
 /*
- * Raise a 55000 error about the key file.  A non-zero err is an errno
- * value, shown after msg as ": %m".  The path goes into the detail only
- * for superusers (may_show_path()); "why" is a full sentence or NULL.
+ * Raise a 55000 error about a secret file: "<what> <msg>".  A non-zero err
+ * is an errno value, shown after msg as ": %m".  The path goes into the
+ * detail only for superusers (may_show_path()); "why" is a full sentence
+ * or NULL.
  */
 static void
-key_file_error(const char *path, int err, const char *msg, const char *why)
+secret_file_error(SecretFile *sf, const char *path, int err, const char *msg,
+				  const char *why)
 {
 	bool		show_path = may_show_path();
 
@@ -92,10 +118,10 @@ key_file_error(const char *path, int err, const char *msg, const char *why)
 			errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			err ? errmsg("%s: %m", msg) : errmsg("%s", msg),
 			show_path ?
-			errdetail_internal("%s%sKey file: \"%s\".",
-							   why ? why : "", why ? " " : "", path) :
+			errdetail_internal("%s%s%s: \"%s\".", why ? why : "", why ? " " : "",
+							   sf->label, path) :
 			why ? errdetail("%s", why) : 0,
-			errhint("Store the Okra secret key in a file readable only by the server's operating-system user and name it in okra.api_key_file."));
+			errhint("%s", sf->hint));
 }
 
 /*
@@ -104,6 +130,26 @@ key_file_error(const char *path, int err, const char *msg, const char *why)
  */
 char *
 okra_read_api_key(void)
+{
+	return read_secret(&key_file, okra_api_key_file);
+}
+
+/*
+ * Return the webhook token (okra.webhook_token_file) as a palloc'd string;
+ * the same rules and cache as the key.
+ */
+char *
+okra_read_webhook_token(void)
+{
+	return read_secret(&token_file, okra_webhook_token_file);
+}
+
+/*
+ * The secret in the file setting_value names (relative to the data
+ * directory), cached by path, inode, modification time and size.
+ */
+static char *
+read_secret(SecretFile *sf, const char *setting_value)
 {
 	char	   *path;
 	int			fd;
@@ -114,52 +160,46 @@ okra_read_api_key(void)
 	size_t		i;
 	MemoryContext oldcxt;
 
-	if (okra_api_key_file == NULL || okra_api_key_file[0] == '\0')
+	if (setting_value == NULL || setting_value[0] == '\0')
 		ereport(ERROR,
 				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				errmsg("okra.api_key_file is not set"),
-				errhint("Store the Okra secret key in a file readable only by the server's operating-system user and name it in okra.api_key_file."));
+				errmsg("%s is not set", sf->setting),
+				errhint("%s", sf->hint));
 
-	if (is_absolute_path(okra_api_key_file))
-		path = pstrdup(okra_api_key_file);
+	if (is_absolute_path(setting_value))
+		path = pstrdup(setting_value);
 	else
-		path = psprintf("%s/%s", DataDir, okra_api_key_file);
+		path = psprintf("%s/%s", DataDir, setting_value);
 
 	fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
 	if (fd < 0)
-	{
-		key_file_error(path, errno, "could not open Okra API key file", NULL);
-	}
-
+		secret_file_error(sf, path, errno, psprintf("could not open %s", sf->what), NULL);
 	if (fstat(fd, &st) != 0)
-	{
-		key_file_error(path, errno, "could not stat Okra API key file", NULL);
-	}
+		secret_file_error(sf, path, errno, psprintf("could not stat %s", sf->what), NULL);
 	if (!S_ISREG(st.st_mode))
-		key_file_error(path, 0, "Okra API key file is not a regular file", NULL);
+		secret_file_error(sf, path, 0, psprintf("%s is not a regular file", sf->what), NULL);
 
-	/* unchanged since last read: use the cached key */
-	if (cached_key != NULL && strcmp(cached_path, path) == 0 &&
-		cached_dev == st.st_dev && cached_ino == st.st_ino &&
-		cached_mtime == st.st_mtim.tv_sec &&
-		cached_mtime_nsec == st.st_mtim.tv_nsec &&
-		cached_size == st.st_size)
+	/* unchanged since last read: use the cached secret */
+	if (sf->cached_secret != NULL && strcmp(sf->cached_path, path) == 0 &&
+		sf->cached_dev == st.st_dev && sf->cached_ino == st.st_ino &&
+		sf->cached_mtime == st.st_mtim.tv_sec &&
+		sf->cached_mtime_nsec == st.st_mtim.tv_nsec &&
+		sf->cached_size == st.st_size)
 	{
 		CloseTransientFile(fd);
 		pfree(path);
-		return pstrdup(cached_key);
+		return pstrdup(sf->cached_secret);
 	}
 
 	if (st.st_mode & (S_IRGRP | S_IROTH))
 		ereport(WARNING,
 				errcode(ERRCODE_WARNING),
-				errmsg("Okra API key file is readable by group or others"),
-				may_show_path() ? errdetail_internal("Key file: \"%s\".", path) : 0,
+				errmsg("%s is readable by group or others", sf->what),
+				may_show_path() ? errdetail_internal("%s: \"%s\".", sf->label, path) : 0,
 				errhint("Make it readable only by the server's operating-system user, for example with chmod 600."));
 
 	if (st.st_size > OKRA_KEY_FILE_MAX)
-		key_file_error(path, 0, "Okra API key file is too large",
-					   "An Okra secret key is a single line of text.");
+		secret_file_error(sf, path, 0, psprintf("%s is too large", sf->what), sf->one_line);
 
 	buf = palloc(OKRA_KEY_FILE_MAX + 1);
 	len = 0;
@@ -173,7 +213,7 @@ okra_read_api_key(void)
 			if (err == EINTR)
 				continue;
 			explicit_bzero(buf, OKRA_KEY_FILE_MAX + 1);
-			key_file_error(path, err, "could not read Okra API key file", NULL);
+			secret_file_error(sf, path, err, psprintf("could not read %s", sf->what), NULL);
 		}
 		if (nread == 0)
 			break;
@@ -181,8 +221,7 @@ okra_read_api_key(void)
 		if (len > OKRA_KEY_FILE_MAX)
 		{
 			explicit_bzero(buf, OKRA_KEY_FILE_MAX + 1);
-			key_file_error(path, 0, "Okra API key file is too large",
-						   "An Okra secret key is a single line of text.");
+			secret_file_error(sf, path, 0, psprintf("%s is too large", sf->what), sf->one_line);
 		}
 	}
 	CloseTransientFile(fd);
@@ -193,7 +232,7 @@ okra_read_api_key(void)
 	buf[len] = '\0';
 
 	if (len == 0)
-		key_file_error(path, 0, "Okra API key file is empty", NULL);
+		secret_file_error(sf, path, 0, psprintf("%s is empty", sf->what), NULL);
 	for (i = 0; i < len; i++)
 	{
 		unsigned char c = (unsigned char) buf[i];
@@ -201,25 +240,27 @@ okra_read_api_key(void)
 		if (c < 0x20 || c == 0x7f)
 		{
 			explicit_bzero(buf, OKRA_KEY_FILE_MAX + 1);
-			key_file_error(path, 0, "Okra API key file is not a single line of text",
-						   "The key must not contain line breaks or other control characters.");
+			secret_file_error(sf, path, 0,
+							  psprintf("%s is not a single line of text", sf->what),
+							  psprintf("The %s must not contain line breaks or other control characters.",
+									   sf->noun));
 		}
 	}
 
 	/* remember it */
-	forget_cached_key();
+	forget_cached(sf);
 	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
-	cached_key = pstrdup(buf);
-	cached_path = pstrdup(path);
+	sf->cached_secret = pstrdup(buf);
+	sf->cached_path = pstrdup(path);
 	MemoryContextSwitchTo(oldcxt);
-	cached_dev = st.st_dev;
-	cached_ino = st.st_ino;
-	cached_mtime = st.st_mtim.tv_sec;
-	cached_mtime_nsec = st.st_mtim.tv_nsec;
-	cached_size = st.st_size;
+	sf->cached_dev = st.st_dev;
+	sf->cached_ino = st.st_ino;
+	sf->cached_mtime = st.st_mtim.tv_sec;
+	sf->cached_mtime_nsec = st.st_mtim.tv_nsec;
+	sf->cached_size = st.st_size;
 
 	explicit_bzero(buf, OKRA_KEY_FILE_MAX + 1);
 	pfree(buf);
 	pfree(path);
-	return pstrdup(cached_key);
+	return pstrdup(sf->cached_secret);
 }

@@ -43,6 +43,9 @@ extern int	okra_max_response_size;
 extern char *okra_proxy;
 extern int	okra_rate_limit_per_minute;
 extern int	okra_stale_after;
+extern int	okra_webhook_max_body;
+extern char *okra_webhook_token_file;
+extern int	okra_webhook_window;
 
 /* What okra_parse_base_url() learns about a URL */
 typedef struct OkraUrl
@@ -59,6 +62,7 @@ extern bool okra_host_is_loopback(const char *host);
 
 /*---- the key file (key.c) ----*/
 extern char *okra_read_api_key(void);
+extern char *okra_read_webhook_token(void);
 
 /*---- an Okra error body, as json.c reads it ----*/
 typedef struct OkraErrorBody

@@ -14,6 +14,9 @@ extern int	okra_outbox_max_attempts;
 extern bool okra_outbox_trust_idempotency;
 
 extern int	okra_outbox_step(Oid nsp, bool in_procedure);
+
+/* The worker's checks of payments webhooks named (pending.c) */
+extern int	okra_verify_webhooks(Oid nsp);
 extern void okra_worker_preload(void);
 
 #endif							/* OKRA_OUTBOX_H */

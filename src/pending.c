@@ -43,6 +43,7 @@
 #include "http.h"
 #include "ledger.h"
 #include "okra.h"
+#include "outbox.h"
 #include "payouts.h"
 #include "txn.h"
 
@@ -51,6 +52,9 @@
 
 /* A chunk is this many rounds of `concurrency` payments */
 #define OKRA_CHUNK_ROUNDS		2
+
+/* Payments a webhook made due, verified at once by the worker */
+#define OKRA_WEBHOOK_BATCH		8
 
 /* What a chunk did */
 typedef struct OkraChunkCounts
@@ -64,7 +68,8 @@ typedef struct OkraChunkCounts
 PG_FUNCTION_INFO_V1(okra_verify_pending);
 
 /*---- static prototypes ----*/
-static void verify_chunk(FunctionCallInfo fcinfo, TupleDesc tupdesc,
+static void verify_chunk(bool in_procedure, FunctionCallInfo fcinfo,
+						 TupleDesc tupdesc,
 						 Datum *ids, int n, int npayouts, int concurrency,
 						 OkraChunkCounts *counts);
 static void unclaim(FunctionCallInfo fcinfo, const char *id, bool payout);
@@ -160,8 +165,9 @@ claim_lease(int concurrency)
  * payouts, the others payments.
  */
 static void
-verify_chunk(FunctionCallInfo fcinfo, TupleDesc tupdesc, Datum *ids, int n,
-			 int npayouts, int concurrency, OkraChunkCounts *counts)
+verify_chunk(bool in_procedure, FunctionCallInfo fcinfo, TupleDesc tupdesc,
+			 Datum *ids, int n, int npayouts, int concurrency,
+			 OkraChunkCounts *counts)
 {
 	OkraHttpBatch *b = okra_http_batch_create(n, concurrency);
 	char	  **pid = palloc(sizeof(char *) * n);
@@ -183,7 +189,7 @@ verify_chunk(FunctionCallInfo fcinfo, TupleDesc tupdesc, Datum *ids, int n,
 								OKRA_VERIFY_ENDPOINT, body[i], strlen(body[i]));
 		}
 		okra_http_batch_prepare(b);
-		okra_xact_commit(true);
+		okra_xact_commit(in_procedure);
 
 		/* the transfers, holding no row lock: a 429 starts nothing more */
 		while ((i = okra_http_batch_next(b)) >= 0)
@@ -195,7 +201,7 @@ verify_chunk(FunctionCallInfo fcinfo, TupleDesc tupdesc, Datum *ids, int n,
 		}
 
 		/* what each answer says, recorded in one transaction */
-		okra_xact_begin(true);
+		okra_xact_begin(in_procedure);
 		for (i = 0; i < answered; i++)
 		{
 			if (order[i] < npayouts)
@@ -344,7 +350,7 @@ okra_verify_pending(PG_FUNCTION_ARGS)
 		memcpy(ids + npayouts, payments, sizeof(Datum) * npayments);
 		if (n > 0)
 		{
-			verify_chunk(fcinfo,
+			verify_chunk(true, fcinfo,
 						 okra_ledger_rowtype(okra_ledger_schema(fcinfo),
 											 OKRA_LEDGER_PAYMENT),
 						 ids, n, npayouts, concurrency, &counts);
@@ -363,4 +369,51 @@ okra_verify_pending(PG_FUNCTION_ARGS)
 	PopActiveSnapshot();
 	SPI_finish();
 	PG_RETURN_VOID();
+}
+
+/*
+ * For the database's okra worker (worker.c), outside any transaction:
+ * verify up to OKRA_WEBHOOK_BATCH payments a webhook made due
+ * (okra_webhook_claim), as okra_verify_pending verifies a chunk, within
+ * the shared rate limit.  Returns how many it claimed.
+ */
+int
+okra_verify_webhooks(Oid nsp)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
+											  "okra webhook checks",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	FmgrInfo	flinfo;
+	LOCAL_FCINFO(fcinfo, 0);
+	OkraChunkCounts counts = {0};
+	Datum		args[2];
+	bool		nulls[2] = {false, false};
+	bool		isnull;
+	ArrayType  *claimed;
+	Datum	   *ids;
+	int			n;
+
+	okra_xact_begin(false);
+	okra_contract_check_version();
+	MemoryContextSwitchTo(cxt);
+	/* the ledger's functions are called as from one of okra's own */
+	fmgr_info(okra_contract_function(nsp, "okra_webhook_claim", 2), &flinfo);
+	InitFunctionCallInfoData(*fcinfo, &flinfo, 0, InvalidOid, NULL, NULL);
+	args[0] = Int32GetDatum(OKRA_WEBHOOK_BATCH);
+	args[1] = IntervalPGetDatum(claim_lease(OKRA_WEBHOOK_BATCH));
+	claimed = DatumGetArrayTypeP(okra_ledger_call_in(nsp, "okra_webhook_claim", 2,
+													 args, nulls, &isnull));
+	deconstruct_array(claimed, TEXTOID, -1, false, TYPALIGN_INT, &ids, NULL, &n);
+	if (n > 0)
+	{
+		okra_http_check_config();
+		verify_chunk(false, fcinfo, okra_ledger_rowtype(nsp, OKRA_LEDGER_PAYMENT),
+					 ids, n, 0, n, &counts);
+		MemoryContextSwitchTo(cxt);
+	}
+	okra_xact_commit(false);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+	return n;
 }

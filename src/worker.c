@@ -636,6 +636,15 @@ worker_cycle(void)
 		okra_journal_write(my_slot, my_nsp);
 		MemoryContextSwitchTo(worker_cxt);
 	}
+	/* payments webhooks named: checked now, not at the next scheduled run */
+	pgstat_report_activity(STATE_RUNNING, "okra: webhooks");
+	MemoryContextSwitchTo(worker_cxt);
+	while (okra_verify_webhooks(my_nsp) > 0)
+	{
+		CHECK_FOR_INTERRUPTS();
+		okra_journal_write(my_slot, my_nsp);
+		MemoryContextSwitchTo(worker_cxt);
+	}
 	okra_journal_write(my_slot, my_nsp);
 	pgstat_report_activity(STATE_IDLE, NULL);
 	return true;

@@ -4,7 +4,7 @@
 OKRA_PACKAGES="build-essential gcc make pkg-config curl jq openssl python3 valgrind
 	postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap
 	libtap-parser-sourcehandler-pgtap-perl postgresql-15-cron
-	libcurl4-openssl-dev libjson-c-dev libmicrohttpd-dev libipc-run-perl
+	libcurl4-openssl-dev libjson-c-dev libmicrohttpd-dev libpq-dev libipc-run-perl
 	git debhelper postgresql-server-dev-all lintian"
 
 # okra_install_packages: apt-get install whatever of OKRA_PACKAGES is missing.
@@ -127,7 +127,8 @@ okra_stop_cluster() {
 # okra_test_fixtures DIR: what the extension's suites talk to, in DIR: a
 # test CA, okra-sandbox over HTTP (two merchants' keys) and HTTPS, and the
 # key files (readable by the server's OS user only: okra.key, key2.key for
-# the other merchant, wrong.key that no sandbox knows).  Sets SB, SBTLS and
+# the other merchant, wrong.key that no sandbox knows, webhook.key with the
+# webhook token OKRA_WEBHOOK_TOKEN).  Sets SB, SBTLS and
 # their _PID, and exports what the tests read (OKRA_SANDBOX_*, OKRA_TEST_*,
 # PATH with ctl).
 okra_test_fixtures() {
@@ -145,6 +146,8 @@ okra_test_fixtures() {
 	printf '%s\n' "$OKRA_SANDBOX_KEY" >"$d/okra.key"
 	printf '%s\n' "$OKRA_SANDBOX_KEY2" >"$d/key2.key"
 	printf 'sk_test_not_a_key\n' >"$d/wrong.key"
+	export OKRA_WEBHOOK_TOKEN=whk_okra_regress_token
+	printf '%s\n' "$OKRA_WEBHOOK_TOKEN" >"$d/webhook.key"
 	chown postgres:postgres "$d"/*.key "$d/ca.pem"
 	chmod 600 "$d"/*.key
 }

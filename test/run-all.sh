@@ -4,7 +4,7 @@
 # Installs what is missing (apt-get), builds the extension and okra-sandbox,
 # builds the Debian package from the release archive (test/package.sh) and
 # runs the upgrade test from each earlier release (test/upgrade.sh: okra
-# 0.1.0, then 0.2.0, with a ledger, the package upgrade, ALTER EXTENSION
+# 0.1.0, 0.2.0, then 0.3.0, with a ledger, the package upgrade, ALTER EXTENSION
 # UPDATE), which leaves the package
 # installed.  Then runs okra-sandbox's own suite and the extension's suites
 # against the installed package: pg_regress, the isolation specs, pgTAP and the scripted tests
@@ -23,7 +23,7 @@ started=$SECONDS
 echo "== packages"
 okra_install_packages || { echo "could not install packages"; echo "0 passed, 1 failed"; exit 1; }
 echo "== build"
-if ! { make -s && make -s sandbox; }; then
+if ! { make -s && make -s sandbox && make -s -C examples/webhook-receiver; }; then
 	echo "build failed"
 	echo "0 passed, 1 failed"
 	exit 1
@@ -42,7 +42,7 @@ echo "package: $((SECONDS - t0)) s"
 # show in pg_available_extension_versions: the packages start clean
 rm -f "$(pg_config --sharedir)"/extension/okra.control "$(pg_config --sharedir)"/extension/okra--*.sql
 
-for from in 0.1.0 0.2.0; do
+for from in 0.1.0 0.2.0 0.3.0; do
 	echo "== upgrade test from $from (test/upgrade.sh)"
 	t0=$SECONDS
 	bash test/upgrade.sh "$debs" "$from" 2>&1 | tee -a "$results"
@@ -77,10 +77,10 @@ rm -f "$results.demo"
 
 read -r passed failed suites < <(awk -F'[ =]' '/^RESULT suite=/ { p += $5; f += $7; n++ }
 	END { print p + 0, f + 0, n + 0 }' "$results")
-# package, upgrade-from-0.1.0, upgrade-from-0.2.0, sandbox, regress,
+# package, upgrade-from-0.1.0, -0.2.0, -0.3.0, sandbox, regress,
 # isolation, pgtap, scripts, tap and demo each print one RESULT line; a
 # missing line is a runner that crashed.
-expected_suites=10
+expected_suites=11
 if [ "$suites" -lt "$expected_suites" ]; then
 	echo "only $suites of $expected_suites suites reported a result"
 	failed=$((failed + expected_suites - suites))

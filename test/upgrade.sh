@@ -19,7 +19,7 @@
 #   4. The pgTAP suites against the upgraded database.
 #
 # bash test/upgrade.sh DEBDIR FROM: DEBDIR holds postgresql-15-okra_*.deb;
-# FROM is the earlier version (0.1.0 or 0.2.0).  Prints one "ok"/"FAIL" line per
+# FROM is the earlier version (0.1.0, 0.2.0 or 0.3.0).  Prints one "ok"/"FAIL" line per
 # check and "RESULT suite=upgrade-from-FROM passed=N failed=N".  Leaves this
 # version's package installed (also when it fails).
 set -uo pipefail
@@ -35,6 +35,9 @@ case $OLD_VERSION in
 	old_conf=("okra.outbox_database = 'okra_up'") ;;
 0.2.0)
 	OLD_COMMIT=d40852b
+	old_conf=() ;;
+0.3.0)
+	OLD_COMMIT=eb72542
 	old_conf=() ;;
 *)
 	echo "test/upgrade.sh: no earlier version $OLD_VERSION" >&2; exit 2 ;;

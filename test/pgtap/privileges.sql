@@ -54,6 +54,8 @@ SELECT set_eq($$SELECT p.proname::text, p.proconfig::text FROM pg_proc p JOIN pg
 	         ('okra_outbox_release', '{"search_path=pg_catalog, pg_temp"}'),
 	         ('okra_outbox_reference_request', '{"search_path=pg_catalog, pg_temp"}'),
 	         ('okra_outbox_reference_check', '{"search_path=pg_catalog, pg_temp"}'),
+	         ('okra_webhook_record', '{"search_path=pg_catalog, pg_temp"}'),
+	         ('okra_webhook_claim', '{"search_path=pg_catalog, pg_temp"}'),
 	         ('okra_outbox_queue', '{"search_path=pg_catalog, pg_temp"}'),
 	         ('okra_outbox_created', '{"search_path=pg_catalog, pg_temp"}'),
 	         ('okra_journal_intent', '{"search_path=pg_catalog, pg_temp"}'),

@@ -399,6 +399,7 @@ void sandbox_reset(void)
 	faults_clear();
 	idem_clear();
 	rate_clear();
+	webhooks_reset();
 	g_set = g_cfg.initial;
 }
 
@@ -412,6 +413,43 @@ void sandbox_free_all(void)
 	idem_clear();
 	rate_clear();
 	unlock();
+}
+
+/* webhooks, webhooks/faults, webhooks/lie (README.md, "Webhooks") */
+static void webhooks_route(const char *method, const char *rest,
+			   json_object *b, struct resp *out)
+{
+	char err[256];
+	json_object *o = NULL;
+	bool post = strcmp(method, "POST") == 0;
+	if (strcmp(rest, "") == 0 && strcmp(method, "GET") == 0) {
+		ctl_json(out, 200, one("webhooks", webhooks_json()));
+	} else if (strcmp(rest, "") == 0 && post) {
+		if (webhooks_configure(b, err, sizeof err) < 0)
+			ctl_err(out, 400, err);
+		else
+			ctl_json(out, 200, one("webhooks", webhooks_json()));
+	} else if (strcmp(rest, "/faults") == 0 && post) {
+		if (webhooks_fault_arm(b, &o, err, sizeof err) < 0)
+			ctl_err(out, 400, err);
+		else
+			ctl_json(out, 200, one("fault", o));
+	} else if (strcmp(rest, "/faults") == 0 &&
+		   strcmp(method, "GET") == 0) {
+		ctl_json(out, 200, webhooks_faults_json());
+	} else if (strcmp(rest, "/faults") == 0 &&
+		   strcmp(method, "DELETE") == 0) {
+		webhooks_faults_clear();
+		ctl_json(out, 200, ok_json());
+	} else if (strcmp(rest, "/lie") == 0 && post) {
+		int st = webhooks_lie(b, &o, err, sizeof err);
+		if (st)
+			ctl_err(out, st, err);
+		else
+			ctl_json(out, 200, o);
+	} else {
+		ctl_err(out, 404, msg(MSG_CTL_NOT_FOUND));
+	}
 }
 
 /* path: the part after "/_sandbox/" */
@@ -496,6 +534,9 @@ void control_handle(const char *method, const char *path, const char *body,
 		faults_clear();
 		unlock();
 		ctl_json(out, 200, ok_json());
+	} else if (strncmp(path, "webhooks", 8) == 0 &&
+		   (path[8] == '\0' || path[8] == '/')) {
+		webhooks_route(method, path + 8, b, out);
 	} else {
 		ctl_err(out, 404, msg(MSG_CTL_NOT_FOUND));
 	}

@@ -255,6 +255,7 @@ int link_pay(struct link *l, json_object *o, struct payment **out,
 	p->sched = l->sched;
 	l->count++;
 	l->last_updated = p->created_at;
+	webhook_status_change(p, p->created_at);	/* the customer paid */
 	*out = p;
 	return 0;
 }

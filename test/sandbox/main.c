@@ -35,6 +35,12 @@ static const char usage[] =
 	"  --wallet KOBO           starting Okra Wallet balance (default 100000000)\n"
 	"  --seed FILE             JSON seed file\n"
 	"  --max-body BYTES        largest request body (default 1048576)\n"
+	"  --webhook-url URL       POST a webhook there on every payment status change\n"
+	"  --webhook-token TOKEN   sent as Authorization: Bearer TOKEN\n"
+	"  --webhook-tries N       POSTs per webhook before giving up (default 6)\n"
+	"  --webhook-backoff-ms N  wait before the first retry, doubled after each\n"
+	"                          (default 500)\n"
+	"  --webhook-timeout-ms N  limit of one webhook POST (default 5000)\n"
 	"  -v, --verbose           log each request to stderr (twice: bodies too)\n"
 	"  -q, --quiet             only errors on stderr\n"
 	"  -h, --help              this text\n"
@@ -58,7 +64,8 @@ static void parse_args(int argc, char **argv)
 {
 	enum {
 		O_HOST = 256, O_PORT, O_KEY, O_CERT, O_TLSKEY, O_LAT, O_JIT,
-		O_RATE, O_SETTLE, O_WALLET, O_SEED, O_MAXBODY
+		O_RATE, O_SETTLE, O_WALLET, O_SEED, O_MAXBODY, O_WH_URL,
+		O_WH_TOKEN, O_WH_TRIES, O_WH_BACKOFF, O_WH_TIMEOUT
 	};
 	static const struct option opts[] = {
 		{ "host", required_argument, NULL, O_HOST },
@@ -73,6 +80,11 @@ static void parse_args(int argc, char **argv)
 		{ "wallet", required_argument, NULL, O_WALLET },
 		{ "seed", required_argument, NULL, O_SEED },
 		{ "max-body", required_argument, NULL, O_MAXBODY },
+		{ "webhook-url", required_argument, NULL, O_WH_URL },
+		{ "webhook-token", required_argument, NULL, O_WH_TOKEN },
+		{ "webhook-tries", required_argument, NULL, O_WH_TRIES },
+		{ "webhook-backoff-ms", required_argument, NULL, O_WH_BACKOFF },
+		{ "webhook-timeout-ms", required_argument, NULL, O_WH_TIMEOUT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -84,6 +96,9 @@ static void parse_args(int argc, char **argv)
 	g_cfg.port = 8089;
 	g_cfg.wallet = 100000000;
 	g_cfg.max_body = 1048576;
+	g_cfg.webhook_tries = 6;
+	g_cfg.webhook_backoff_ms = 500;
+	g_cfg.webhook_timeout_ms = 5000;
 	g_cfg.keys = calloc((size_t)argc + 1, sizeof *g_cfg.keys);
 	if (!g_cfg.keys)
 		abort();
@@ -127,6 +142,36 @@ static void parse_args(int argc, char **argv)
 		case O_MAXBODY:
 			g_cfg.max_body = (size_t)num("--max-body", optarg, 0,
 						     1LL << 30);
+			break;
+		case O_WH_URL:
+			if (strncmp(optarg, "http://", 7) != 0 &&
+			    strncmp(optarg, "https://", 8) != 0) {
+				fprintf(stderr, "okra-sandbox: invalid --webhook-url: "
+					"%s\n", optarg);
+				exit(2);
+			}
+			g_cfg.webhook_url = optarg;
+			break;
+		case O_WH_TOKEN:
+			for (const char *t = optarg; *t; t++)
+				if (*t <= ' ' || *t > '~') {
+					fputs("okra-sandbox: invalid --webhook-token\n",
+					      stderr);
+					exit(2);
+				}
+			g_cfg.webhook_token = optarg;
+			break;
+		case O_WH_TRIES:
+			g_cfg.webhook_tries = (long)num("--webhook-tries", optarg,
+							1, 20);
+			break;
+		case O_WH_BACKOFF:
+			g_cfg.webhook_backoff_ms =
+				(long)num("--webhook-backoff-ms", optarg, 0, 600000);
+			break;
+		case O_WH_TIMEOUT:
+			g_cfg.webhook_timeout_ms =
+				(long)num("--webhook-timeout-ms", optarg, 1, 600000);
 			break;
 		case 'v': g_cfg.verbose++; break;
 		case 'q': g_cfg.quiet = true; break;
@@ -176,9 +221,16 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (webhooks_start(err, sizeof err) < 0) {
+		fprintf(stderr, "okra-sandbox: %s\n", err);
+		sandbox_free_all();
+		free(g_cfg.keys);
+		return 1;
+	}
 	struct MHD_Daemon *d = http_start(err, sizeof err);
 	if (!d) {
 		fprintf(stderr, "okra-sandbox: %s\n", err);
+		webhooks_stop();
 		http_free();
 		sandbox_free_all();
 		free(g_cfg.keys);
@@ -213,6 +265,7 @@ int main(int argc, char **argv)
 	if (lsock != MHD_INVALID_SOCKET)
 		close(lsock);
 	http_free();
+	webhooks_stop();	/* a POST under way is cut short */
 	sandbox_free_all();
 	free(g_cfg.keys);
 	return 0;

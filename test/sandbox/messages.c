@@ -88,6 +88,8 @@ static const char *const messages[MSG_COUNT] = {
 		"The customer has already cancelled this authorization.",
 	[MSG_CTL_NO_PAYOUT] = "Payout not found.",
 	[MSG_CTL_PAYOUT_FINAL] = "The payout has already settled.",
+	[MSG_CTL_WH_OFF] = "Webhooks are not configured.",
+	[MSG_CTL_WH_NOT_A_LIE] = "That is the payment's real status; a lie must differ.",
 };
 
 const char *msg(enum msg_id id)

@@ -263,10 +263,22 @@ static void set_status_fields(struct payment *p, const char *status,
 	p->last_updated = at;
 }
 
+/* true when the status or response_status differ from the saved ones */
+static bool status_moved(const struct payment *p, const char *st,
+			 const char *rs)
+{
+	return strcmp(p->status, st) != 0 || strcmp(p->response_status, rs) != 0;
+}
+
 void payment_set_status(struct payment *p, const char *status,
 			const char *response_status, int64_t at)
 {
+	char old_st[MAX_STATUS], old_rs[MAX_STATUS];
+	memcpy(old_st, p->status, sizeof old_st);
+	memcpy(old_rs, p->response_status, sizeof old_rs);
 	set_status_fields(p, status, response_status, at);
+	if (status_moved(p, old_st, old_rs))
+		webhook_status_change(p, at);
 	if (p->credits_wallet && !p->credited &&
 	    strcmp(p->response_status, "success") == 0) {
 		struct owner *o = &g_model.owners[p->owner];
@@ -309,8 +321,13 @@ void refund_set_status(struct refund *r, const char *status, int64_t at)
 		ps = "pending";
 	else
 		ps = "initialize";
+	char old_st[MAX_STATUS], old_rs[MAX_STATUS];
+	memcpy(old_st, r->rpay->status, sizeof old_st);
+	memcpy(old_rs, r->rpay->response_status, sizeof old_rs);
 	refund_transition(r, status, at);
 	set_status_fields(r->rpay, ps, NULL, at);
+	if (status_moved(r->rpay, old_st, old_rs))
+		webhook_status_change(r->rpay, at);
 }
 
 int64_t refund_remaining(const struct payment *p)

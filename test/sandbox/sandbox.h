@@ -81,6 +81,8 @@ enum msg_id {
 	MSG_CTL_AUTH_CUSTOMER,
 	MSG_CTL_NO_PAYOUT,
 	MSG_CTL_PAYOUT_FINAL,
+	MSG_CTL_WH_OFF,
+	MSG_CTL_WH_NOT_A_LIE,
 	MSG_COUNT
 };
 
@@ -109,6 +111,11 @@ struct config {
 	size_t max_body;
 	int verbose;
 	bool quiet;
+	const char *webhook_url;	/* NULL: no webhooks */
+	const char *webhook_token;	/* NULL: no Authorization header */
+	long webhook_tries;
+	long webhook_backoff_ms;
+	long webhook_timeout_ms;
 };
 
 extern struct config g_cfg;
@@ -573,6 +580,27 @@ void idem_store(const char *owner, const char *ikey, uint64_t seq,
 		const struct resp *r);	/* locked */
 void idem_release(const char *owner, const char *ikey, uint64_t seq);
 void idem_clear(void);		/* locked */
+
+/* ------------------------------------------------------------ webhooks */
+
+/* webhooks.c (README.md "Webhooks", API.md 8.15); they take their own lock,
+ * which may be taken under g_lock */
+int webhooks_start(char *err, size_t errlen);	/* libcurl, sender thread */
+void webhooks_stop(void);	/* joins the sender, frees everything */
+/* an event for p's current status, changed at `at` (g_lock held) */
+void webhook_status_change(const struct payment *p, int64_t at);
+void webhooks_reset(void);	/* config from the flags; queue, faults and
+				 * counters emptied */
+json_object *webhooks_json(void);	/* GET /_sandbox/webhooks */
+json_object *webhooks_counters_json(void);
+int webhooks_configure(json_object *b, char *err, size_t errlen);
+int webhooks_fault_arm(json_object *b, json_object **out, char *err,
+		       size_t errlen);
+json_object *webhooks_faults_json(void);
+void webhooks_faults_clear(void);	/* held events are sent */
+/* takes g_lock; 0, or the HTTP status of the error in err */
+int webhooks_lie(json_object *b, json_object **out, char *err,
+		 size_t errlen);
 
 /* ------------------------------------------------------------- control */
 

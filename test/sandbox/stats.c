@@ -133,6 +133,7 @@ json_object *counters_json(void)
 			       json_object_new_int64((int64_t)replays));
 	json_object_object_add(o, "faults_fired",
 			       json_object_new_int64(g_faults_fired));
+	json_object_object_add(o, "webhooks", webhooks_counters_json());
 	return o;
 }
 

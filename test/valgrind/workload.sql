@@ -370,6 +370,20 @@ SELECT pg_temp.vg_loop('22023 initiate after commit', '22023', :n,
 SELECT pg_temp.vg_loop('ok money flow', '00000', 10,
 	$q$SELECT count(*) FROM okra_money_flow$q$);
 
+---------------------------------------------------------------- webhooks
+-- a body naming a payment (each a new event; the worker verifies it), the
+-- same body again, a wrong token (28000), a body that is not JSON (22P02)
+SELECT set_config('okra.webhook_token_file', :'dir' || '/webhook.key', false) IS NOT NULL AS set \g /dev/null
+\getenv token OKRA_WEBHOOK_TOKEN
+SELECT pg_temp.vg_loop('ok webhook', '00000', :n,
+	format('SELECT okra_webhook(%L, %L), okra_webhook(%L, %L)',
+		   '{"payment_id": "64a00000000000000000000b", "event_id": "$i"}', 'Bearer ' || :'token',
+		   '{"payment_id": "64a00000000000000000000b", "event_id": "$i"}', 'Bearer ' || :'token'));
+SELECT pg_temp.vg_loop('28000 webhook token', '28000', :n,
+	format('SELECT okra_webhook(%L, %L)', '{"payment_id": "64a00000000000000000000b"}', 'Bearer not-the-token'));
+SELECT pg_temp.vg_loop('22P02 webhook body', '22P02', :n,
+	format('SELECT okra_webhook(%L, %L)', '{"payment_id": ', 'Bearer ' || :'token'));
+
 ---------------------------------------------------------------- and the session still works
 SELECT pg_temp.vg_loop('ok verify at the end', '00000', 10,
 	$q$SELECT okra_verify('64a000000000000000000001')$q$);

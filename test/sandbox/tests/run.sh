@@ -7,7 +7,8 @@
 # 2. makes a throwaway CA and server certificate with openssl;
 # 3. starts two sandboxes on 127.0.0.1, port 0: a plain one and a TLS one,
 #    both with seed-test.json and two keys (a plain key and an Okra-style JWT);
-# 4. runs tests/test_sandbox.py against them (black box, over HTTP);
+# 4. runs tests/test_sandbox.py against them (black box, over HTTP), then
+#    tests/test_webhooks.py (its own sandboxes and webhook receivers);
 # 5. runs the sandbox under valgrind through tests/smoke.py (every route and
 #    fault kind), over HTTP and then over HTTPS, stops it with SIGTERM each
 #    time, and counts "valgrind clean" (smoke.py passed, no errors, no
@@ -147,6 +148,16 @@ if [[ $summary =~ passed=([0-9]+)\ failed=([0-9]+) ]]; then
 	failed=$((failed + BASH_REMATCH[2]))
 else
 	echo "not ok - test_sandbox.py did not finish (crash or timeout)"
+	failed=$((failed + 1))
+fi
+# the webhook tests start their own sandboxes and receivers
+timeout -k 5 120 "$py" "$here/test_webhooks.py" "$@" | tee "$tmp/webhooks.out"
+summary=$(grep -E '^SUMMARY passed=[0-9]+ failed=[0-9]+$' "$tmp/webhooks.out" | tail -n 1)
+if [[ $summary =~ passed=([0-9]+)\ failed=([0-9]+) ]]; then
+	passed=$((passed + BASH_REMATCH[1]))
+	failed=$((failed + BASH_REMATCH[2]))
+else
+	echo "not ok - test_webhooks.py did not finish (crash or timeout)"
 	failed=$((failed + 1))
 fi
 for name in main tls; do

@@ -11,8 +11,10 @@ It checks status codes only (the full assertions live in test_sandbox.py) and
 exits non-zero if any of them is not what the contract says.
 """
 
+import http.server
 import ssl
 import sys
+import threading
 import time
 
 import sbclient as sb
@@ -271,6 +273,67 @@ ctl("DELETE", "faults")
 ctl("GET", "counters")
 ctl("POST", "reset")
 call("pay/verify", {"payment_id": P[1]}, 200)
+
+# webhooks: delivery, retries, every fault, a lie, a reset with deliveries
+# queued, and (at the end) one POST hanging and more queued behind it when
+# SIGTERM comes
+hook_hits = []
+hook_answers = [500, 200, 200, 200, 200, 200, 200, 200]
+
+
+class HookHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        hook_hits.append(self.path)
+        status = hook_answers.pop(0) if hook_answers else 200
+        if self.path == "/hang":
+            time.sleep(60)
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *a):
+        pass
+
+
+hook_srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HookHandler)
+hook_srv.daemon_threads = True
+threading.Thread(target=hook_srv.serve_forever, daemon=True).start()
+hook_url = "http://127.0.0.1:%d/" % hook_srv.server_address[1]
+ctl("POST", "webhooks", {"url": hook_url + "ok", "token": "t", "backoff_ms": 20, "tries": 3})
+wp = ctl("POST", "payments", {"status": "pending", "amount": 100}).json["payment"]["id"]
+ctl("POST", "payments/" + wp, {"status": "success"})
+ctl("POST", "webhooks/faults", {"kind": "duplicate", "copies": 3})
+ctl("POST", "webhooks/faults", {"kind": "wrong_token", "token": None})
+ctl("POST", "webhooks/faults", {"kind": "out_of_order", "payment_id": wp})
+ctl("POST", "payments/" + wp, {"status": "failed"})
+ctl("POST", "webhooks/lie", {"payment_id": wp, "status": "success"})
+ctl("POST", "webhooks/faults", {"kind": "out_of_order", "payment_id": wp, "events": 3})
+ctl("POST", "payments/" + wp, {"status": "error"})
+ctl("GET", "webhooks/faults")
+ctl("DELETE", "webhooks/faults")
+ctl("POST", "webhooks/lie", {"payment_id": wp, "status": "error"}, want=400)
+ctl("POST", "webhooks/faults", {"kind": "nope"}, want=400)
+for _ in range(300):
+    if ctl("GET", "webhooks").json["webhooks"]["counters"]["pending"] == 0:
+        break
+    time.sleep(0.05)
+# success (500, then 200), failed x3 and the lie (held, then sent), error
+expect("webhook POSTs", len(hook_hits), 7)
+ctl("POST", "webhooks", {"url": hook_url + "hang", "timeout_ms": 60000})
+ctl("POST", "payments/" + wp, {"status": "success"})
+ctl("POST", "webhooks/faults", {"kind": "duplicate", "copies": 2})
+ctl("POST", "webhooks/faults", {"kind": "out_of_order", "payment_id": wp, "events": 4})
+ctl("POST", "payments/" + wp, {"status": "failed"})
+ctl("POST", "reset")
+ctl("POST", "webhooks", {"url": hook_url + "hang", "timeout_ms": 60000})
+wp = ctl("POST", "payments", {"status": "pending", "amount": 100}).json["payment"]["id"]
+ctl("POST", "webhooks/faults", {"kind": "out_of_order", "payment_id": wp})
+for st in ("success", "failed", "error"):
+    ctl("POST", "payments/" + wp, {"status": st})
+ctl("GET", "counters")
 
 # a keep-alive connection left open, to be closed by the shutdown
 conn = sb.new_conn(port, ctx, timeout=60)

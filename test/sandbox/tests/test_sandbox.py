@@ -166,7 +166,8 @@ ERR_C_PAYMENT_KEYS = ["_id", "record", "amount", "created_at", "credit_account",
                       "customer", "debit_account", "email", "env", "error", "last_updated",
                       "link", "meta", "ref", "schedule", "source", "status"]
 ERR_D_WALLET_KEYS = ["_id", "amount", "currency", "env", "last_updated"]
-COUNTER_KEYS = ["connections", "requests", "refunds", "idempotent_replays", "faults_fired"]
+COUNTER_KEYS = ["connections", "requests", "refunds", "idempotent_replays", "faults_fired",
+                "webhooks"]
 LINK_KEYS = ["preselect_bank", "schedule", "whatsapp", "_id", "amount", "currency", "type",
              "debitLater", "countries", "unique_views", "billable_products", "data", "archive",
              "corporate", "projects", "note", "count", "created_by", "url", "surl", "short_url",
