@@ -101,11 +101,11 @@ SELECT set_eq($$SELECT c.relname::text FROM pg_extension e, unnest(e.extconfig) 
 	$$VALUES ('okra_payments'), ('okra_refunds'), ('okra_status_changes'), ('okra_api_calls'),
 	         ('okra_verification_runs'), ('okra_outbox_requests'), ('okra_journal'),
 	         ('okra_initiations'), ('okra_payouts'), ('okra_payment_links'), ('okra_authorizations'),
-	         ('okra_bulk_files'), ('okra_bulk_file_rows'),
+	         ('okra_bulk_files'), ('okra_bulk_file_rows'), ('okra_webhook_events'), ('okra_webhook_events_event_id_seq'),
 	         ('okra_status_changes_change_id_seq'), ('okra_api_calls_call_id_seq'),
 	         ('okra_verification_runs_run_id_seq'), ('okra_outbox_requests_request_id_seq'),
 	         ('okra_journal_journal_id_seq')$$,
-	'the thirteen tables and their sequences are extension configuration (pg_dump dumps their rows)');
+	'the fourteen tables and their sequences are extension configuration (pg_dump dumps their rows)');
 
 SELECT * FROM finish();
 ROLLBACK;
