@@ -171,12 +171,16 @@ COMMENT ON FUNCTION @extschema@.okra_webhook(text, text) IS
 REVOKE ALL ON FUNCTION @extschema@.okra_webhook(text, text) FROM PUBLIC;
 
 -- The worker's next payments to check because a webhook named them (due),
--- claimed under a lease as okra_verify_claim claims.
+-- claimed under a lease as okra_verify_claim claims.  One that became
+-- final meanwhile needs no check.
 CREATE FUNCTION @extschema@.okra_webhook_claim(n integer, lease interval)
 RETURNS text[]
 LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
-	WITH due AS (
+	WITH final AS (
+		UPDATE @extschema@.okra_payments AS t SET webhook_due_at = NULL
+		 WHERE t.webhook_due_at <= now() AND t.terminal),
+	due AS (
 		SELECT t.payment_id, t.webhook_due_at FROM @extschema@.okra_payments AS t
 		 WHERE t.webhook_due_at <= now() AND NOT t.terminal
 		 ORDER BY t.webhook_due_at
@@ -190,3 +194,108 @@ AS $$
 	SELECT coalesce(array_agg(payment_id ORDER BY was, payment_id), '{}') FROM claimed
 $$;
 REVOKE ALL ON FUNCTION @extschema@.okra_webhook_claim(integer, interval) FROM PUBLIC;
+
+-- An answer older than the one the ledger has changes nothing (a check
+-- slower than a later one, which webhooks make likelier).
+-- A payment as okra_verify or okra_cancel returned it.  A refund payment
+-- (one okra_refund created) moves its refund on instead.
+-- Returns whether the status changed.
+CREATE OR REPLACE FUNCTION @extschema@.okra_ledger_payment(p @extschema@.okra_payment)
+RETURNS boolean
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	is_final	boolean := @extschema@.okra_status_is_terminal(p.status);
+	new_outcome	text := @extschema@.okra_payment_outcome(p.status, p.response_status);
+	-- the payment link it was paid through, when the answer names it: the
+	-- link object in pay/verify's payment_status, its id in a payment
+	via_link	text := (SELECT lower(CASE jsonb_typeof(o -> 'link')
+										WHEN 'object' THEN coalesce(o #>> '{link,_id}', o #>> '{link,id}')
+										WHEN 'string' THEN o ->> 'link' END)
+						   FROM (VALUES (p.response #> '{data,payment_status}'),
+										(p.response #> '{data,payment}')) AS v(o)
+						  WHERE lower(coalesce(o ->> '_id', o ->> 'id')) = p.payment_id
+						  LIMIT 1);
+	refund		@extschema@.okra_refunds;
+	prev_status	text;
+	was_final	boolean;
+	prev_amount	bigint;
+	prev_curr	text;
+BEGIN
+	IF via_link !~ '^[0-9a-f]{24}$' THEN
+		via_link := NULL;
+	END IF;
+	SELECT * INTO refund FROM @extschema@.okra_refunds
+	 WHERE refund_payment_id = p.payment_id FOR UPDATE;
+	IF FOUND THEN
+		PERFORM @extschema@.okra_ledger_refund_payment(refund, p);
+		RETURN refund.refund_payment_status IS DISTINCT FROM p.status;
+	END IF;
+
+	-- one statement for a payment seen before: it locks the row, updates
+	-- it and returns what it was; unless the ledger has a newer answer (a
+	-- check that took longer than a later one: a webhook's, a scheduled
+	-- run's), which this older one must not undo
+	UPDATE @extschema@.okra_payments AS t SET
+		status = p.status,
+		response_status = p.response_status,
+		terminal = is_final,
+		outcome = new_outcome,
+		amount = coalesce(p.amount, t.amount),
+		currency = coalesce(p.currency, t.currency),
+		customer_id = coalesce(p.customer_id, t.customer_id),
+		env = coalesce(p.env, t.env),
+		last_checked_at = p.checked_at,
+		status_changed_at = CASE WHEN prev.status IS DISTINCT FROM p.status
+							THEN p.checked_at ELSE t.status_changed_at END,
+		-- a stale payment stays out of scheduled checks
+		next_check_at = CASE WHEN NOT is_final AND t.stale_at IS NULL
+						THEN @extschema@.okra_next_check(p.checked_at,
+							CASE WHEN prev.status IS DISTINCT FROM p.status
+							THEN p.checked_at ELSE t.status_changed_at END) END,
+		check_count = t.check_count + 1,
+		failed_checks = 0,
+		last_error = NULL,
+		link_id = coalesce(via_link, t.link_id)
+	  FROM (SELECT payment_id, status, terminal, amount, currency, last_checked_at
+			  FROM @extschema@.okra_payments
+			 WHERE payment_id = p.payment_id FOR UPDATE) AS prev
+	 WHERE t.payment_id = prev.payment_id
+	   AND (prev.last_checked_at IS NULL OR prev.last_checked_at <= p.checked_at)
+	RETURNING prev.status, prev.terminal, prev.amount, prev.currency
+	  INTO prev_status, was_final, prev_amount, prev_curr;
+
+	IF NOT FOUND AND EXISTS (SELECT 1 FROM @extschema@.okra_payments AS t
+							  WHERE t.payment_id = p.payment_id) THEN
+		RETURN false;			-- a newer answer is in the ledger
+	ELSIF NOT FOUND THEN
+		INSERT INTO @extschema@.okra_payments
+			(payment_id, status, response_status, terminal, outcome, amount, currency,
+			 customer_id, env, first_seen_at, last_checked_at, status_changed_at,
+			 next_check_at, check_count, link_id)
+		VALUES (p.payment_id, p.status, p.response_status, is_final, new_outcome,
+				p.amount, p.currency, p.customer_id, p.env, p.checked_at, p.checked_at,
+				p.checked_at,
+				CASE WHEN NOT is_final THEN @extschema@.okra_next_check(p.checked_at, p.checked_at) END,
+				1, via_link)
+		ON CONFLICT (payment_id) DO NOTHING;
+		IF NOT FOUND THEN
+			-- another session recorded it first: update what it wrote
+			RETURN @extschema@.okra_ledger_payment(p);
+		END IF;
+		was_final := false;
+	END IF;
+
+	IF prev_status IS DISTINCT FROM p.status THEN
+		INSERT INTO @extschema@.okra_status_changes
+			(object_type, object_id, payment_id, old_status, new_status, outcome,
+			 amount, currency, changed_at)
+		VALUES ('payment', p.payment_id, p.payment_id, prev_status, p.status,
+				CASE WHEN NOT was_final THEN new_outcome END,
+				coalesce(p.amount, prev_amount), coalesce(p.currency, prev_curr),
+				p.checked_at);
+	END IF;
+	RETURN prev_status IS DISTINCT FROM p.status;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.okra_ledger_payment(@extschema@.okra_payment) FROM PUBLIC;

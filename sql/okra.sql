@@ -342,7 +342,9 @@ BEGIN
 	END IF;
 
 	-- one statement for a payment seen before: it locks the row, updates
-	-- it and returns what it was
+	-- it and returns what it was; unless the ledger has a newer answer (a
+	-- check that took longer than a later one: a webhook's, a scheduled
+	-- run's), which this older one must not undo
 	UPDATE @extschema@.okra_payments AS t SET
 		status = p.status,
 		response_status = p.response_status,
@@ -364,14 +366,18 @@ BEGIN
 		failed_checks = 0,
 		last_error = NULL,
 		link_id = coalesce(via_link, t.link_id)
-	  FROM (SELECT payment_id, status, terminal, amount, currency
+	  FROM (SELECT payment_id, status, terminal, amount, currency, last_checked_at
 			  FROM @extschema@.okra_payments
 			 WHERE payment_id = p.payment_id FOR UPDATE) AS prev
 	 WHERE t.payment_id = prev.payment_id
+	   AND (prev.last_checked_at IS NULL OR prev.last_checked_at <= p.checked_at)
 	RETURNING prev.status, prev.terminal, prev.amount, prev.currency
 	  INTO prev_status, was_final, prev_amount, prev_curr;
 
-	IF NOT FOUND THEN
+	IF NOT FOUND AND EXISTS (SELECT 1 FROM @extschema@.okra_payments AS t
+							  WHERE t.payment_id = p.payment_id) THEN
+		RETURN false;			-- a newer answer is in the ledger
+	ELSIF NOT FOUND THEN
 		INSERT INTO @extschema@.okra_payments
 			(payment_id, status, response_status, terminal, outcome, amount, currency,
 			 customer_id, env, first_seen_at, last_checked_at, status_changed_at,
@@ -2986,12 +2992,16 @@ COMMENT ON FUNCTION @extschema@.okra_webhook(text, text) IS
 REVOKE ALL ON FUNCTION @extschema@.okra_webhook(text, text) FROM PUBLIC;
 
 -- The worker's next payments to check because a webhook named them (due),
--- claimed under a lease as okra_verify_claim claims.
+-- claimed under a lease as okra_verify_claim claims.  One that became
+-- final meanwhile needs no check.
 CREATE FUNCTION @extschema@.okra_webhook_claim(n integer, lease interval)
 RETURNS text[]
 LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
-	WITH due AS (
+	WITH final AS (
+		UPDATE @extschema@.okra_payments AS t SET webhook_due_at = NULL
+		 WHERE t.webhook_due_at <= now() AND t.terminal),
+	due AS (
 		SELECT t.payment_id, t.webhook_due_at FROM @extschema@.okra_payments AS t
 		 WHERE t.webhook_due_at <= now() AND NOT t.terminal
 		 ORDER BY t.webhook_due_at

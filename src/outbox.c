@@ -215,9 +215,7 @@ finish_in_xact(Oid nsp, TupleDesc paytd, TupleDesc reftd, OkraHttpBatch *b,
 	okra_xact_begin(in_procedure);
 	MemoryContextSwitchTo(cxt);
 	owner = CurrentResourceOwner;
-	(void) set_config_option("lock_timeout", OKRA_FINISH_LOCK_MS_TEXT,
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL,
-							 true, 0, false);
+	okra_lock_timeout_begin(OKRA_FINISH_LOCK_MS_TEXT);
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
@@ -250,6 +248,7 @@ finish_in_xact(Oid nsp, TupleDesc paytd, TupleDesc reftd, OkraHttpBatch *b,
 	PG_END_TRY();
 	MemoryContextSwitchTo(cxt);
 	CurrentResourceOwner = owner;
+	okra_lock_timeout_end();
 	okra_xact_commit(in_procedure);
 	MemoryContextSwitchTo(cxt);
 	return done;

@@ -33,6 +33,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -55,6 +56,9 @@
 
 /* Payments a webhook made due, verified at once by the worker */
 #define OKRA_WEBHOOK_BATCH		8
+
+/* The longest the worker waits for a lock on the ledger */
+#define OKRA_WORKER_LOCK_MS_TEXT	"200"
 
 /* What a chunk did */
 typedef struct OkraChunkCounts
@@ -169,6 +173,7 @@ verify_chunk(bool in_procedure, FunctionCallInfo fcinfo, TupleDesc tupdesc,
 			 Datum *ids, int n, int npayouts, int concurrency,
 			 OkraChunkCounts *counts)
 {
+	MemoryContext cxt = CurrentMemoryContext;
 	OkraHttpBatch *b = okra_http_batch_create(n, concurrency);
 	char	  **pid = palloc(sizeof(char *) * n);
 	char	  **body = palloc(sizeof(char *) * n);
@@ -189,7 +194,10 @@ verify_chunk(bool in_procedure, FunctionCallInfo fcinfo, TupleDesc tupdesc,
 								OKRA_VERIFY_ENDPOINT, body[i], strlen(body[i]));
 		}
 		okra_http_batch_prepare(b);
+		if (!in_procedure)
+			okra_lock_timeout_end();
 		okra_xact_commit(in_procedure);
+		MemoryContextSwitchTo(cxt);
 
 		/* the transfers, holding no row lock: a 429 starts nothing more */
 		while ((i = okra_http_batch_next(b)) >= 0)
@@ -202,6 +210,9 @@ verify_chunk(bool in_procedure, FunctionCallInfo fcinfo, TupleDesc tupdesc,
 
 		/* what each answer says, recorded in one transaction */
 		okra_xact_begin(in_procedure);
+		MemoryContextSwitchTo(cxt);
+		if (!in_procedure)
+			okra_lock_timeout_begin(OKRA_WORKER_LOCK_MS_TEXT);
 		for (i = 0; i < answered; i++)
 		{
 			if (order[i] < npayouts)
@@ -375,7 +386,9 @@ okra_verify_pending(PG_FUNCTION_ARGS)
  * For the database's okra worker (worker.c), outside any transaction:
  * verify up to OKRA_WEBHOOK_BATCH payments a webhook made due
  * (okra_webhook_claim), as okra_verify_pending verifies a chunk, within
- * the shared rate limit.  Returns how many it claimed.
+ * the shared rate limit.  Returns how many it claimed; 0 when a lock on
+ * the ledger was not had in time (a caller's transaction holds it: the
+ * payments claimed then are checked on schedule, after their lease).
  */
 int
 okra_verify_webhooks(Oid nsp)
@@ -384,35 +397,58 @@ okra_verify_webhooks(Oid nsp)
 											  "okra webhook checks",
 											  ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(cxt);
-	FmgrInfo	flinfo;
-	LOCAL_FCINFO(fcinfo, 0);
-	OkraChunkCounts counts = {0};
-	Datum		args[2];
-	bool		nulls[2] = {false, false};
-	bool		isnull;
-	ArrayType  *claimed;
-	Datum	   *ids;
-	int			n;
+	volatile int n = 0;
 
-	okra_xact_begin(false);
-	okra_contract_check_version();
-	MemoryContextSwitchTo(cxt);
-	/* the ledger's functions are called as from one of okra's own */
-	fmgr_info(okra_contract_function(nsp, "okra_webhook_claim", 2), &flinfo);
-	InitFunctionCallInfoData(*fcinfo, &flinfo, 0, InvalidOid, NULL, NULL);
-	args[0] = Int32GetDatum(OKRA_WEBHOOK_BATCH);
-	args[1] = IntervalPGetDatum(claim_lease(OKRA_WEBHOOK_BATCH));
-	claimed = DatumGetArrayTypeP(okra_ledger_call_in(nsp, "okra_webhook_claim", 2,
-													 args, nulls, &isnull));
-	deconstruct_array(claimed, TEXTOID, -1, false, TYPALIGN_INT, &ids, NULL, &n);
-	if (n > 0)
+	PG_TRY();
 	{
-		okra_http_check_config();
-		verify_chunk(false, fcinfo, okra_ledger_rowtype(nsp, OKRA_LEDGER_PAYMENT),
-					 ids, n, 0, n, &counts);
+		FmgrInfo	flinfo;
+		LOCAL_FCINFO(fcinfo, 0);
+		OkraChunkCounts counts = {0};
+		Datum		args[2];
+		bool		nulls[2] = {false, false};
+		bool		isnull;
+		ArrayType  *claimed;
+		Datum	   *ids;
+		int			nids;
+
+		okra_xact_begin(false);
 		MemoryContextSwitchTo(cxt);
+		okra_lock_timeout_begin(OKRA_WORKER_LOCK_MS_TEXT);
+		okra_contract_check_version();
+		/* the ledger's functions are called as from one of okra's own */
+		fmgr_info(okra_contract_function(nsp, "okra_webhook_claim", 2), &flinfo);
+		InitFunctionCallInfoData(*fcinfo, &flinfo, 0, InvalidOid, NULL, NULL);
+		args[0] = Int32GetDatum(OKRA_WEBHOOK_BATCH);
+		args[1] = IntervalPGetDatum(claim_lease(OKRA_WEBHOOK_BATCH));
+		claimed = DatumGetArrayTypeP(okra_ledger_call_in(nsp, "okra_webhook_claim", 2,
+														 args, nulls, &isnull));
+		deconstruct_array(claimed, TEXTOID, -1, false, TYPALIGN_INT, &ids, NULL, &nids);
+		n = nids;
+		if (nids > 0)
+		{
+			okra_http_check_config();
+			verify_chunk(false, fcinfo, okra_ledger_rowtype(nsp, OKRA_LEDGER_PAYMENT),
+						 ids, nids, 0, nids, &counts);
+		}
+		okra_lock_timeout_end();
+		okra_xact_commit(false);
 	}
-	okra_xact_commit(false);
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		okra_lock_timeout_end();
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+			PG_RE_THROW();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		ereport(LOG,
+				errmsg("okra worker: the checks webhooks asked for wait: %s", edata->message));
+		n = 0;
+	}
+	PG_END_TRY();
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
 	return n;

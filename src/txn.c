@@ -23,6 +23,7 @@
 #include "replication/walsender_private.h"
 #include "storage/lwlock.h"
 #include "storage/pmsignal.h"
+#include "tcop/tcopprot.h"
 #include "utils/guc.h"
 #include "utils/snapmgr.h"
 
@@ -110,4 +111,32 @@ okra_commit_was_durable(void)
 		acked = WalSndCtl->lsn[SYNC_REP_WAIT_FLUSH] >= XactLastCommitEnd;
 	LWLockRelease(SyncRepLock);
 	return acked;
+}
+
+/*
+ * Wait at most ms for any lock until the end of this transaction, also in
+ * the okra worker, whose own lock_timeout is 0 (an override) and which
+ * ignores SIGINT, the signal by which a lock timeout cancels the wait: it
+ * takes it until okra_lock_timeout_end(), which must come before the
+ * commit (a cancel must never cut short a commit's wait for a synchronous
+ * standby).  The worker must never wait on a caller's transaction, which
+ * may itself wait for the worker to write its journal intent.
+ */
+void
+okra_lock_timeout_begin(const char *ms)
+{
+	(void) set_config_option("lock_timeout", ms, PGC_SUSET, PGC_S_OVERRIDE,
+							 GUC_ACTION_LOCAL, true, 0, false);
+	if (IsBackgroundWorker)
+		pqsignal(SIGINT, StatementCancelHandler);
+}
+
+void
+okra_lock_timeout_end(void)
+{
+	if (IsBackgroundWorker)
+	{
+		pqsignal(SIGINT, SIG_IGN);
+		QueryCancelPending = false;
+	}
 }

@@ -15,5 +15,7 @@ extern void okra_procedure_begin(FunctionCallInfo fcinfo, const char *name,
 extern void okra_xact_begin(bool in_procedure);
 extern void okra_xact_commit(bool in_procedure);
 extern bool okra_commit_was_durable(void);
+extern void okra_lock_timeout_begin(const char *ms);
+extern void okra_lock_timeout_end(void);
 
 #endif							/* OKRA_TXN_H */

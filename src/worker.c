@@ -64,6 +64,7 @@
 #include "ledger.h"
 #include "okra.h"
 #include "outbox.h"
+#include "txn.h"
 
 /* How long a database without okra waits before it is looked at again */
 #define OKRA_RECHECK_SECS	30
@@ -628,22 +629,28 @@ worker_cycle(void)
 	MemoryContextSwitchTo(worker_cxt);
 	/* an intent that cannot be written is tried again after a pause */
 	journal_stuck = !okra_journal_write(my_slot, my_nsp);
-	pgstat_report_activity(STATE_RUNNING, "okra: outbox");
-	MemoryContextSwitchTo(worker_cxt);
-	while (okra_outbox_step(my_nsp, false) > 0)
+	/*
+	 * The outbox, and the payments webhooks named (checked now, not at the
+	 * next scheduled run), a step of each in turn, so that neither waits
+	 * behind the other, until neither has anything due
+	 */
+	for (;;)
 	{
-		CHECK_FOR_INTERRUPTS();
+		int			sent;
+		int			checked;
+
+		pgstat_report_activity(STATE_RUNNING, "okra: outbox");
+		MemoryContextSwitchTo(worker_cxt);
+		sent = okra_outbox_step(my_nsp, false);
+		okra_journal_write(my_slot, my_nsp);
+		pgstat_report_activity(STATE_RUNNING, "okra: webhooks");
+		MemoryContextSwitchTo(worker_cxt);
+		checked = okra_verify_webhooks(my_nsp);
 		okra_journal_write(my_slot, my_nsp);
 		MemoryContextSwitchTo(worker_cxt);
-	}
-	/* payments webhooks named: checked now, not at the next scheduled run */
-	pgstat_report_activity(STATE_RUNNING, "okra: webhooks");
-	MemoryContextSwitchTo(worker_cxt);
-	while (okra_verify_webhooks(my_nsp) > 0)
-	{
+		if (sent == 0 && checked == 0)
+			break;
 		CHECK_FOR_INTERRUPTS();
-		okra_journal_write(my_slot, my_nsp);
-		MemoryContextSwitchTo(worker_cxt);
 	}
 	okra_journal_write(my_slot, my_nsp);
 	pgstat_report_activity(STATE_IDLE, NULL);
@@ -657,6 +664,7 @@ static void
 worker_error_recovery(void)
 {
 	HOLD_INTERRUPTS();
+	okra_lock_timeout_end();
 	EmitErrorReport();
 	AbortOutOfAnyTransaction();
 	FlushErrorState();

@@ -9,7 +9,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS okra;
 \ir helpers.psql
-SELECT plan(31);
+SELECT plan(36);
 \getenv dir OKRA_TEST_DIR
 \getenv token OKRA_WEBHOOK_TOKEN
 SELECT set_config('okra.webhook_token_file', :'dir' || '/webhook.key', true) IS NOT NULL AS set \g /dev/null
@@ -106,6 +106,21 @@ SELECT is((SELECT array_agg(id ORDER BY id) FROM unnest(okra_webhook_claim(100, 
 	'{64a00000000000000000000b,64a0000000000000000000b1,64a0000000000000000000b2,64a0000000000000000000b3,64a0000000000000000000b4}'::text[],
 	'okra_webhook_claim takes the payments due now (not the final one, not one due at the end of its window)');
 SELECT is(cardinality(okra_webhook_claim(100, '1 minute')), 0, 'and no other claim gets them');
+UPDATE okra_payments SET webhook_due_at = now() - interval '1 s' WHERE payment_id = '64a000000000000000000001';
+SELECT is(cardinality(okra_webhook_claim(100, '1 minute')), 0, 'a payment that became final is not claimed');
+SELECT is((SELECT webhook_due_at FROM okra_payments WHERE payment_id = '64a000000000000000000001'), NULL,
+	'and its due check is cleared');
+
+-- an answer older than the ledger's (a slower check) changes nothing
+SELECT okra_verify('64a000000000000000000001') \g /dev/null
+SELECT is((SELECT okra_ledger_payment(ROW(payment_id, 'pending', amount, currency, customer_id, NULL, 'pending', env,
+	                                      last_checked_at - interval '5 s', '{}')::okra_payment)
+             FROM okra_payments WHERE payment_id = '64a000000000000000000001'), false,
+	'an older answer (pending, 5 s before the ledger''s success) is not recorded');
+SELECT is((SELECT row(status, terminal) FROM okra_payments WHERE payment_id = '64a000000000000000000001'),
+	row('success'::text, true), 'the payment stays success');
+SELECT is((SELECT count(*) FROM okra_status_changes WHERE object_id = '64a000000000000000000001' AND outcome = 'succeeded'),
+	1::bigint, 'and its success is counted once');
 
 -- read-only, privileges
 SELECT is((SELECT state FROM pg_temp.err($$SET LOCAL transaction_read_only = on; SELECT okra_webhook('{}', NULL)$$)), '25006',

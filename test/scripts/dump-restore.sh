@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # pg_dump keeps the ledger: a database with rows in every ledger table
 # (payments, refunds, status changes, calls, the journal, initiations,
-# payouts, payment links, authorizations, bulk files and their rows) is
+# payouts, payment links, authorizations, bulk files and their rows,
+# webhook events) is
 # dumped and restored into a new database; every row comes back identical,
 # and the restored ledger goes on (new rows get new ids, not ones already
 # used).
@@ -20,7 +21,7 @@ fail() { echo "FAIL: $*"; exit 1; }
 
 ctl POST reset >/dev/null
 psql -qX -c "DROP DATABASE IF EXISTS $src" -c "DROP DATABASE IF EXISTS $dst" -c "CREATE DATABASE $src" >/dev/null || exit 1
-psql -qX -v ON_ERROR_STOP=1 -d $src >/dev/null <<'SQL' || fail "could not make the ledger"
+psql -qX -v ON_ERROR_STOP=1 -v dir="$OKRA_TEST_DIR" -v token="$OKRA_WEBHOOK_TOKEN" -d $src >/dev/null <<'SQL' || fail "could not make the ledger"
 CREATE EXTENSION okra;
 SELECT okra_verify('64a000000000000000000001');
 SELECT okra_verify('64a00000000000000000000a');
@@ -34,6 +35,8 @@ SELECT okra_initiate_authorized_payment('652000000000000000000001', 1000, 1000, 
 SELECT okra_bulk_initiate(ARRAY[ROW('64d0000000000000000000a1', '64d0000000000000000000c1', 300, 'NGN', NULL)]::okra_bulk_payment[]);
 SELECT okra_initiate_payment_after_commit('64d0000000000000000000a1', 600, reference => 'dump-3');
 SELECT okra_outbox_wait(max(request_id), '20 seconds') FROM okra_outbox_requests;
+SELECT set_config('okra.webhook_token_file', :'dir' || '/webhook.key', false);
+SELECT okra_webhook('{"payment_id": "64a000000000000000000001", "event_id": "dump"}', 'Bearer ' || :'token');
 SQL
 
 # digest DB: one line per ledger table (every table the extension marks for
