@@ -171,11 +171,20 @@ read_secret(SecretFile *sf, const char *setting_value)
 	else
 		path = psprintf("%s/%s", DataDir, setting_value);
 
+	/* (errno saved before psprintf may change it) */
 	fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
 	if (fd < 0)
-		secret_file_error(sf, path, errno, psprintf("could not open %s", sf->what), NULL);
+	{
+		int			err = errno;
+
+		secret_file_error(sf, path, err, psprintf("could not open %s", sf->what), NULL);
+	}
 	if (fstat(fd, &st) != 0)
-		secret_file_error(sf, path, errno, psprintf("could not stat %s", sf->what), NULL);
+	{
+		int			err = errno;
+
+		secret_file_error(sf, path, err, psprintf("could not stat %s", sf->what), NULL);
+	}
 	if (!S_ISREG(st.st_mode))
 		secret_file_error(sf, path, 0, psprintf("%s is not a regular file", sf->what), NULL);
 

@@ -166,4 +166,30 @@ echo "flood: 10000 webhooks, 100 payments, $v verifications, $(q "SELECT count(*
 check "about 100 verifications for 10,000 webhooks ($v)" '[ "$v" -ge 100 ] && [ "$v" -le 110 ]'
 check "and no 429 from the sandbox" '[ "$(ctl GET counters | jq "[.requests[\"/v2/pay/verify\"][\"429\"] // 0] | add")" = 0 ]'
 
+# -- 8. a flood naming payments still pending: within okra.webhook_window
+# (5 s) one check each at once, and one more when the window is up
+pend=()
+for i in $(seq 1 20); do pend+=("$(new_payment $((30000 + i)))"); done
+list=$(printf "'%s'," "${pend[@]}"); list=${list%,}
+before=$(q "SELECT count(*) FROM okra_api_calls WHERE endpoint = 'pay/verify'")
+python3 - "$URL" "$OKRA_WEBHOOK_TOKEN" "${pend[@]}" <<'PY'
+import sys, json, threading, urllib.request
+url, token, ids = sys.argv[1], sys.argv[2], sys.argv[3:]
+n = 2000
+def send(k):
+    for j in range(k, n, 8):
+        body = json.dumps({"payment_id": ids[j % len(ids)], "event_id": "p%d" % j, "status": "pending"}).encode()
+        req = urllib.request.Request(url, data=body, headers={"Authorization": "Bearer " + token})
+        urllib.request.urlopen(req).read()
+threads = [threading.Thread(target=send, args=(k,)) for k in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+PY
+sleep 7
+v=$((  $(q "SELECT count(*) FROM okra_api_calls WHERE endpoint = 'pay/verify'") - before ))
+echo "flood of pending payments: 2000 webhooks, 20 payments, $v verifications"
+check "one check each at once and at most one more after the window ($v)" '[ "$v" -ge 20 ] && [ "$v" -le 40 ]'
+check "and every one of them was checked" \
+	'[ "$(q "SELECT count(*) FROM okra_payments WHERE payment_id IN ($list) AND last_checked_at IS NOT NULL")" = 20 ]'
+
 [ $fails -eq 0 ]
