@@ -114,9 +114,9 @@ okra_commit_was_durable(void)
 }
 
 /*
- * Wait at most ms for any lock until the end of this transaction, also in
- * the okra worker, whose own lock_timeout is 0 (an override) and which
- * ignores SIGINT, the signal by which a lock timeout cancels the wait: it
+ * Wait at most ms for any lock until the end of this transaction (a local
+ * setting: the session's comes back at its end), also in the okra worker,
+ * which ignores SIGINT, the signal by which a lock timeout cancels the wait: it
  * takes it until okra_lock_timeout_end(), which must come before the
  * commit (a cancel must never cut short a commit's wait for a synchronous
  * standby).  The worker must never wait on a caller's transaction, which
@@ -125,7 +125,7 @@ okra_commit_was_durable(void)
 void
 okra_lock_timeout_begin(const char *ms)
 {
-	(void) set_config_option("lock_timeout", ms, PGC_SUSET, PGC_S_OVERRIDE,
+	(void) set_config_option("lock_timeout", ms, PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_LOCAL, true, 0, false);
 	if (IsBackgroundWorker)
 		pqsignal(SIGINT, StatementCancelHandler);
