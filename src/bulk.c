@@ -642,8 +642,7 @@ bulk_send(FunctionCallInfo fcinfo, OkraCall *call)
 
 	args[0] = DirectFunctionCall1(jsonb_in, CStringGetDatum(call->body.data));
 	args[1] = call->record.response;
-	args[2] = DirectFunctionCall1(namein,
-								  CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
+	args[2] = okra_ledger_role();
 	args[3] = TimestampTzGetDatum(call->record.finished_at);
 	return okra_ledger_call(fcinfo, "okra_ledger_bulk_record", 4, args, nulls,
 							&isnull);

@@ -86,10 +86,10 @@ okra_ledger_call(FunctionCallInfo caller, const char *name, int nargs,
 }
 
 /*
- * The calling role, as a name Datum.
+ * The calling role, as a name Datum: who the ledger says made a call.
  */
-static Datum
-current_role_name(void)
+Datum
+okra_ledger_role(void)
 {
 	return DirectFunctionCall1(namein,
 							   CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
@@ -113,7 +113,7 @@ okra_ledger_record(FunctionCallInfo caller, const OkraLedgerCall *call)
 	args[2] = Int32GetDatum((int32) call->http_status);
 	args[3] = TimestampTzGetDatum(call->started_at);
 	args[4] = TimestampTzGetDatum(call->finished_at);
-	args[5] = current_role_name();
+	args[5] = okra_ledger_role();
 	args[6] = call->payment;
 	nulls[6] = (call->payment == (Datum) 0);
 	args[7] = call->refund;
@@ -147,7 +147,7 @@ okra_ledger_check_failed(FunctionCallInfo caller, const OkraLedgerCall *call,
 	args[5] = CStringGetTextDatum(message ? message : "");
 	args[6] = TimestampTzGetDatum(call->started_at);
 	args[7] = TimestampTzGetDatum(call->finished_at);
-	args[8] = current_role_name();
+	args[8] = okra_ledger_role();
 	(void) okra_ledger_call(caller, "okra_ledger_check_failed", 9, args, nulls,
 							&isnull);
 }

@@ -27,6 +27,7 @@ typedef struct OkraLedgerCall
 } OkraLedgerCall;
 
 extern Oid	okra_ledger_schema(FunctionCallInfo caller);
+extern Datum okra_ledger_role(void);
 extern Datum okra_ledger_call_in(Oid nsp, const char *name, int nargs,
 								 const Datum *args, const bool *nulls,
 								 bool *isnull);

@@ -228,8 +228,7 @@ payout_send(FunctionCallInfo fcinfo, OkraCall *call)
 	nulls[0] = (call->reference == NULL);
 	args[1] = DirectFunctionCall1(jsonb_in, CStringGetDatum(call->body.data));
 	args[2] = call->record.response;
-	args[3] = DirectFunctionCall1(namein,
-								  CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
+	args[3] = okra_ledger_role();
 	args[4] = TimestampTzGetDatum(call->record.finished_at);
 	return okra_ledger_call(fcinfo, "okra_ledger_payout_record", 5, args,
 							nulls, &isnull);

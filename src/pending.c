@@ -301,8 +301,7 @@ okra_verify_pending(PG_FUNCTION_ARGS)
 	/* the run's row, committed at once so that it shows while it runs */
 	args[0] = Int32GetDatum(max_payments);
 	args[1] = Int32GetDatum(concurrency);
-	args[2] = DirectFunctionCall1(namein,
-								  CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
+	args[2] = okra_ledger_role();
 	begun = DatumGetHeapTupleHeader(okra_ledger_call(fcinfo, "okra_verify_run_begin",
 													 3, args, nulls, &isnull));
 	run_id = DatumGetInt64(GetAttributeByNum(begun, 1, &isnull));

@@ -118,8 +118,7 @@ okra_webhook(PG_FUNCTION_ARGS)
 
 	args[0] = PointerGetDatum(body);
 	args[1] = Int32GetDatum(okra_webhook_window);
-	args[2] = DirectFunctionCall1(namein,
-								  CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
+	args[2] = okra_ledger_role();
 	return okra_ledger_call_in(nsp, "okra_webhook_record", 3, args, nulls,
 							   &isnull);
 }
